@@ -1,0 +1,1 @@
+"""Model training, evaluation, ONNX export and registry (issue 6)."""

@@ -1,0 +1,1 @@
+"""Batch pipelines: PySpark silver/features (issue 5), DVC and Kubeflow definitions (issue 10)."""

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { AepredError } from '../shared/errors.js';
+import { REPO_ROOT } from '../shared/paths.js';
+
+const port = z.number().int().min(1024).max(65535);
+
+/** stack.yaml, validated at load; unknown keys are rejected so a typo fails at start, not later. */
+export const StackConfigSchema = z.strictObject({
+  host: z.literal('127.0.0.1'),
+  services: z.strictObject({
+    postgres: z.strictObject({ port, database: z.string(), user: z.string(), password: z.string() }),
+    redis: z.strictObject({ port }),
+    kafka: z.strictObject({ port, controller_port: port, version: z.string().regex(/^4\.\d+\.\d+$/) }),
+    minio: z.strictObject({
+      port,
+      console_port: port,
+      access_key: z.string().min(3),
+      secret_key: z.string().min(8),
+      region: z.string(),
+    }),
+    mlflow: z.strictObject({ port, artifact_bucket: z.string() }),
+    prometheus: z.strictObject({ port }),
+    alertmanager: z.strictObject({ port, cluster_port: port }),
+  }),
+  kafka: z.strictObject({
+    default_partitions: z.number().int().min(1).max(256),
+    replication_factor: z.literal(1),
+    topics: z.array(z.string().regex(/^[a-z0-9._-]+$/)).min(1),
+  }),
+  startup_timeout_s: z.number().positive(),
+});
+
+export type StackConfig = z.infer<typeof StackConfigSchema>;
+
+export function stackConfigPath(): string {
+  return process.env.AEPRED_STACK_CONFIG ?? resolve(REPO_ROOT, 'ops/local/stack.yaml');
+}
+
+export function loadStackConfig(path = stackConfigPath()): StackConfig {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new AepredError('AEP_CONFIG_UNREADABLE', `cannot read stack config ${path}: ${(e as Error).message}`, {
+      kind: 'config',
+    });
+  }
+  const parsed = StackConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n');
+    throw new AepredError('AEP_CONFIG_INVALID', `invalid stack config ${path}`, { kind: 'config', detail: issues });
+  }
+  return parsed.data;
+}
