@@ -39,7 +39,11 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       // help and version are "errors" to commander but successes to the user.
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      ) {
         return 0;
       }
       return 2;
@@ -49,7 +53,9 @@ export async function run(argv: string[]): Promise<number> {
       if (e.detail) process.stderr.write(`${e.detail}\n`);
       return e.exitCode;
     }
-    process.stderr.write(`aepred: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(
+      `aepred: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    );
     return 1;
   }
 }

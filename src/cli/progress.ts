@@ -9,7 +9,11 @@ export interface Progress {
   stop(): void;
 }
 
-export function progress(title: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
+export function progress(
+  title: string,
+  total: number,
+  stream: NodeJS.WriteStream = process.stderr,
+): Progress {
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
       { format: `${title} [{bar}] {percentage}% {value}/{total} {label}`, stream, hideCursor: true },

@@ -24,11 +24,15 @@ export function loadParams(path = paramsPath()): Params {
   try {
     raw = parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new AepredError('AEP_PARAMS_UNREADABLE', `cannot read ${path}: ${(e as Error).message}`, { kind: 'config' });
+    throw new AepredError('AEP_PARAMS_UNREADABLE', `cannot read ${path}: ${(e as Error).message}`, {
+      kind: 'config',
+    });
   }
   const parsed = ParamsSchema.safeParse(raw);
   if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n');
+    const detail = parsed.error.issues
+      .map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`)
+      .join('\n');
     throw new AepredError('AEP_PARAMS_INVALID', `invalid parameters in ${path}`, { kind: 'config', detail });
   }
   return parsed.data;
