@@ -25,7 +25,7 @@ def test_embedded_mode_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert ids["mode"] == "embedded"
 
 
-@pytest.mark.integration
-def test_stack_server_mode_reads_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_server_mode_when_env_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:55000")
-    assert tracking.resolve_target().mode == "server"
+    target = tracking.resolve_target()
+    assert (target.mode, target.tracking_uri) == ("server", "http://127.0.0.1:55000")

@@ -1,0 +1,59 @@
+# aepred: the two commands a user needs are `make demo` and `make test`; the rest are parts of them.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export ONNXRUNTIME_NODE_INSTALL := skip
+export UV_CACHE_DIR ?= $(HOME)/.cache/uv
+AEPRED := node bin/aepred.js
+PY := .venv/bin/python
+
+.PHONY: help install build lint typecheck test test-unit test-integration demo bench stack-up stack-down clean
+
+help:
+	@echo "make demo   - install what is missing, start the local stack, run aepred end to end"
+	@echo "make test   - install, lint, typecheck, unit + integration tests against the real stack"
+	@echo "make bench  - run the benchmarks, write bench/results/*.json, print a table"
+	@echo "parts: install build lint typecheck test-unit test-integration stack-up stack-down clean"
+
+install:
+	@scripts/install.sh
+
+build:
+	@npx tsc -p tsconfig.build.json
+
+lint:
+	npx biome check .
+	$(PY) -m ruff check ml pipelines tests/python
+	$(PY) -m ruff format --check ml pipelines tests/python
+
+typecheck:
+	npx tsc -p tsconfig.json --noEmit
+	$(PY) -m mypy
+
+test-unit:
+	npx vitest run --project unit
+	$(PY) -m pytest -q -m "not integration"
+
+# Starts the services the integration tests need (leaving alone those already running) and stops
+# exactly the ones it started, whatever the tests' outcome.
+test-integration:
+	@scripts/with-stack.sh bash -c 'npx vitest run --project integration && $(PY) -m pytest -q -m integration'
+
+test: install lint typecheck test-unit test-integration
+	@echo "make test: all checks passed"
+
+stack-up: install
+	$(AEPRED) stack up
+
+stack-down:
+	$(AEPRED) stack down
+
+demo: install
+	@scripts/demo.sh
+
+bench: install
+	@scripts/bench.sh
+
+clean:
+	rm -rf dist .local/stamps
