@@ -10,15 +10,66 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ml.paths import REPO_ROOT
+
+
+class Split(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    train: float = Field(gt=0, lt=1)
+    val: float = Field(gt=0, lt=1)
+    test: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> Split:
+        if abs(self.train + self.val + self.test - 1.0) > 1e-9:
+            raise ValueError("train + val + test must be 1")
+        return self
+
+
+class Training(BaseModel):
+    """The PRD's MLP and its recipe (issue 6, ml/)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hidden_sizes: tuple[int, ...] = Field(min_length=1)
+    dropout: float = Field(ge=0, lt=1)
+    learning_rate: float = Field(gt=0)
+    batch_size: int = Field(ge=1)
+    max_epochs: int = Field(ge=1)
+    patience: int = Field(ge=1)
+    class_weighting: Literal["balanced", "none"]
+    split: Split
+    threshold_strategy: Literal["f1", "utility"]
+    calibration_bins: int = Field(ge=2)
+    ig_steps: int = Field(ge=1)
+    registered_model: str = Field(min_length=1)
+
+
+class Gates(BaseModel):
+    """Validation gates (FR-5.1) and the promotion rule (FR-5.2)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_auroc: float = Field(ge=0, le=1)
+    max_ece: float = Field(gt=0, le=1)
+    max_subgroup_auroc_gap: float = Field(gt=0, le=1)
+    max_latency_ms: float = Field(gt=0)
+    min_subgroup_positives: int = Field(ge=1)
+    age_bins: tuple[float, ...] = Field(min_length=1)
+    promotion_min_auroc_gain: float = Field(ge=0, le=1)
 
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     seed: int = Field(ge=0)
+    training: Training
+    gates: Gates
 
 
 class ParamsError(ValueError):

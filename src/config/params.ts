@@ -9,8 +9,41 @@ import { REPO_ROOT } from '../shared/paths.js';
  * params.yaml: every tunable number, validated when loaded; unknown keys are rejected so a typo
  * fails at boot. Sections are added here as the components that read them are built.
  */
+const unit = z.number().gt(0).lt(1);
+
+/** The PRD's MLP and its recipe (issue 6, ml/); read by Python, typed here so the file stays one contract. */
+const TrainingSchema = z.strictObject({
+  hidden_sizes: z.array(z.number().int().positive()).min(1),
+  dropout: z.number().min(0).lt(1),
+  learning_rate: z.number().positive(),
+  batch_size: z.number().int().positive(),
+  max_epochs: z.number().int().positive(),
+  patience: z.number().int().positive(),
+  class_weighting: z.enum(['balanced', 'none']),
+  split: z
+    .strictObject({ train: unit, val: unit, test: unit })
+    .refine((s) => Math.abs(s.train + s.val + s.test - 1) <= 1e-9, 'train + val + test must be 1'),
+  threshold_strategy: z.enum(['f1', 'utility']),
+  calibration_bins: z.number().int().min(2),
+  ig_steps: z.number().int().positive(),
+  registered_model: z.string().min(1),
+});
+
+/** Validation gates (FR-5.1) and the promotion rule (FR-5.2). */
+const GatesSchema = z.strictObject({
+  min_auroc: z.number().min(0).max(1),
+  max_ece: z.number().gt(0).max(1),
+  max_subgroup_auroc_gap: z.number().gt(0).max(1),
+  max_latency_ms: z.number().positive(),
+  min_subgroup_positives: z.number().int().positive(),
+  age_bins: z.array(z.number()).min(1),
+  promotion_min_auroc_gain: z.number().min(0).max(1),
+});
+
 export const ParamsSchema = z.strictObject({
   seed: z.number().int().nonnegative(),
+  training: TrainingSchema,
+  gates: GatesSchema,
 });
 
 export type Params = z.infer<typeof ParamsSchema>;
