@@ -25,6 +25,16 @@ export const StackConfigSchema = z.strictObject({
     prometheus: z.strictObject({ port }),
     alertmanager: z.strictObject({ port, cluster_port: port }),
   }),
+  // The aepred service itself is not part of the stack, but Prometheus scrapes its /metrics and
+  // Alertmanager posts to its /alerts/webhook, so the stack's configs need its port.
+  aepred: z.strictObject({ port }).default({ port: 58080 }),
+  // Endpoints only the stack's integration tests listen on: a scrape target Prometheus polls and a
+  // webhook Alertmanager calls for alerts labelled aepred_stack_test="true". Kept apart from the
+  // service's port so the tests never fight a running service.
+  test_endpoints: z.strictObject({ scrape_port: port, webhook_port: port }).default({
+    scrape_port: 58098,
+    webhook_port: 58099,
+  }),
   kafka: z.strictObject({
     default_partitions: z.number().int().min(1).max(256),
     replication_factor: z.literal(1),
@@ -44,14 +54,23 @@ export function loadStackConfig(path = stackConfigPath()): StackConfig {
   try {
     raw = parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new AepredError('AEP_CONFIG_UNREADABLE', `cannot read stack config ${path}: ${(e as Error).message}`, {
-      kind: 'config',
-    });
+    throw new AepredError(
+      'AEP_CONFIG_UNREADABLE',
+      `cannot read stack config ${path}: ${(e as Error).message}`,
+      {
+        kind: 'config',
+      },
+    );
   }
   const parsed = StackConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n');
-    throw new AepredError('AEP_CONFIG_INVALID', `invalid stack config ${path}`, { kind: 'config', detail: issues });
+    const issues = parsed.error.issues
+      .map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`)
+      .join('\n');
+    throw new AepredError('AEP_CONFIG_INVALID', `invalid stack config ${path}`, {
+      kind: 'config',
+      detail: issues,
+    });
   }
   return parsed.data;
 }

@@ -48,4 +48,8 @@ export interface ServiceDef {
   probe(ctx: ServiceContext): Promise<boolean>;
   /** Optional work once healthy (create topics, buckets, databases). Idempotent. */
   afterReady?(ctx: ServiceContext): Promise<void>;
+  /** Signal that asks the service to shut down cleanly; SIGTERM when absent. */
+  readonly stopSignal?: NodeJS.Signals;
+  /** Seconds to wait after stopSignal before SIGKILL to the whole process group; 20 when absent. */
+  readonly stopGraceS?: number;
 }
