@@ -64,12 +64,68 @@ class Gates(BaseModel):
     promotion_min_auroc_gain: float = Field(ge=0, le=1)
 
 
+class Range(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} exceeds max {self.max}")
+        return self
+
+
+class Silver(BaseModel):
+    """Silver data-quality rules (issue 5): inclusive ranges per vital, in canonical units."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ranges: dict[str, Range]
+
+
+class Features(BaseModel):
+    """Snapshot scheduling and batch validation for the feature job (issue 5)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    snapshot_cadence_hours: float = Field(gt=0)
+    ks_alpha: float = Field(gt=0, lt=1)
+    ks_reference_rows: int = Field(ge=10)
+
+
+class Labels(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    horizon_hours: float = Field(gt=0)
+
+
+class Ingest(BaseModel):
+    """Kafka -> bronze ingestion (src/ingest/, TypeScript); mirrored so the file validates here too."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_max_records: int = Field(ge=1)
+    batch_max_seconds: float = Field(gt=0)
+    pause_high_watermark_bytes: int = Field(ge=1)
+    resume_low_watermark_bytes: int = Field(ge=1)
+    max_inflight_batches: int = Field(ge=1)
+    max_future_skew_seconds: float = Field(ge=0)
+    enrollment_negative_ttl_seconds: float = Field(ge=0)
+    session_timeout_ms: int = Field(ge=6000)
+
+
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     seed: int = Field(ge=0)
     training: Training
     gates: Gates
+    ingest: Ingest
+    silver: Silver
+    features: Features
+    labels: Labels
 
 
 class ParamsError(ValueError):

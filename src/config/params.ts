@@ -40,10 +40,45 @@ const GatesSchema = z.strictObject({
   promotion_min_auroc_gain: z.number().min(0).max(1),
 });
 
+/** Silver data-quality rules (issue 5): inclusive ranges per vital, in contracts/units.yaml units. */
+const RangeSchema = z
+  .strictObject({ min: z.number(), max: z.number() })
+  .refine((r) => r.min <= r.max, 'min must not exceed max');
+const SilverSchema = z.strictObject({ ranges: z.record(z.string(), RangeSchema) });
+
+/** Snapshot scheduling and batch validation of the feature job (issue 5). */
+const FeaturesSchema = z.strictObject({
+  snapshot_cadence_hours: z.number().positive(),
+  ks_alpha: z.number().gt(0).lt(1),
+  ks_reference_rows: z.number().int().min(10),
+});
+
+const LabelsSchema = z.strictObject({ horizon_hours: z.number().positive() });
+
+const IngestSchema = z
+  .strictObject({
+    batch_max_records: z.number().int().positive(),
+    batch_max_seconds: z.number().positive(),
+    pause_high_watermark_bytes: z.number().int().positive(),
+    resume_low_watermark_bytes: z.number().int().positive(),
+    max_inflight_batches: z.number().int().positive(),
+    max_future_skew_seconds: z.number().nonnegative(),
+    enrollment_negative_ttl_seconds: z.number().nonnegative(),
+    session_timeout_ms: z.number().int().min(6000),
+  })
+  .refine((s) => s.resume_low_watermark_bytes < s.pause_high_watermark_bytes, {
+    message: 'resume_low_watermark_bytes must be below pause_high_watermark_bytes',
+  });
+export type IngestParams = z.infer<typeof IngestSchema>;
+
 export const ParamsSchema = z.strictObject({
   seed: z.number().int().nonnegative(),
   training: TrainingSchema,
   gates: GatesSchema,
+  silver: SilverSchema,
+  features: FeaturesSchema,
+  labels: LabelsSchema,
+  ingest: IngestSchema,
 });
 
 export type Params = z.infer<typeof ParamsSchema>;
