@@ -90,19 +90,19 @@ export async function ensureTopics(
       topics: plan.create.map((s) => ({ ...s })),
       waitForLeaders: true,
     });
-    say(`kafka: created topics ${plan.create.map((s) => s.topic).join(', ')}`);
+    say(`created topics ${plan.create.map((s) => s.topic).join(', ')}`);
   }
   if (plan.grow.length > 0) {
     await admin.createPartitions({
       topicPartitions: plan.grow.map((g) => ({ topic: g.topic, count: g.to })),
     });
     for (const g of plan.grow) {
-      say(`kafka: grew ${g.topic} from ${g.from} to ${g.to} partitions (keys move to new partitions)`);
+      say(`grew ${g.topic} from ${g.from} to ${g.to} partitions (keys move to new partitions)`);
     }
   }
   for (const l of plan.larger) {
     say(
-      `kafka: ${l.topic} has ${l.actual} partitions, more than the configured ${l.wanted}; Kafka cannot shrink a topic`,
+      `${l.topic} has ${l.actual} partitions, more than the configured ${l.wanted}; Kafka cannot shrink a topic`,
     );
   }
   return plan;

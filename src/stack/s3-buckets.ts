@@ -20,6 +20,10 @@ export function stackS3Endpoint(config: StackConfig): string {
 }
 
 export function stackS3Client(config: StackConfig, extra: Partial<S3ClientConfig> = {}): S3Client {
+  // The SDK warns once per process that its 2027 releases will need Node 22. aepred pins Node 20
+  // and the SDK version in its lock file, so the warning is noise in `stack up` and test output.
+  // An explicit setting by the user wins.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const m = config.services.minio;
   return new S3Client({
     endpoint: stackS3Endpoint(config),
@@ -67,6 +71,6 @@ export async function ensureBuckets(
       if (!isS3Error(e, 'BucketAlreadyOwnedByYou', 'BucketAlreadyExists')) throw e;
     }
   }
-  if (created.length > 0) say(`minio: created buckets ${created.join(', ')}`);
+  if (created.length > 0) say(`created buckets ${created.join(', ')}`);
   return created;
 }

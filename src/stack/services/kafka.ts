@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { AepredError } from '../../shared/errors.js';
 import { REPO_ROOT } from '../../shared/paths.js';
 import type { StackConfig } from '../config.js';
-import { installCacheDir, outputTail, requireTool, runTool } from '../install.js';
+import { installCacheDir, outputTail, requireTool } from '../install.js';
 import { ensureTopics, stackKafka, stackTopicSpecs } from '../kafka-topics.js';
+import { runCommand } from '../process.js';
+import { renderTemplate, stackTemplateVars } from '../template.js';
 import type { LaunchSpec, ServiceContext, ServiceDef } from '../types.js';
 
 const KAFKA_OPS_DIR = join(REPO_ROOT, 'ops', 'local', 'kafka');
@@ -39,28 +41,17 @@ function serverPropertiesPath(dataDir: string): string {
   return join(dataDir, 'server.properties');
 }
 
-/** Pure: fills the ${name} placeholders of the server.properties template; unknown names throw. */
+/** Pure: server.properties from the template, with this node's ports, data folder and defaults. */
 export function renderServerProperties(template: string, config: StackConfig, dataDir: string): string {
-  const values: Record<string, string> = {
-    host: config.host,
-    port: String(config.services.kafka.port),
-    controller_port: String(config.services.kafka.controller_port),
-    log_dirs: logDirs(dataDir),
-    default_partitions: String(config.kafka.default_partitions),
-  };
-  return template.replace(/\$\{([a-z_]+)\}/g, (_m, name: string) => {
-    const v = values[name];
-    if (v === undefined) {
-      throw new AepredError(
-        'AEP_STACK_KAFKA_TEMPLATE',
-        `unknown placeholder \${${name}} in ${SERVER_TEMPLATE}`,
-        {
-          kind: 'config',
-        },
-      );
-    }
-    return v;
-  });
+  return renderTemplate(
+    template,
+    stackTemplateVars(config, {
+      kafka_controller_port: config.services.kafka.controller_port,
+      kafka_log_dirs: logDirs(dataDir),
+      kafka_default_partitions: config.kafka.default_partitions,
+    }),
+    SERVER_TEMPLATE,
+  );
 }
 
 /**
@@ -86,13 +77,13 @@ async function libsInstalled(libs: string, version: string): Promise<boolean> {
 }
 
 async function installLibs(ctx: ServiceContext, version: string, libs: string): Promise<void> {
-  await requireTool('mvn', ['-v'], 'to resolve the Kafka jars from Maven Central (apt-get install maven)');
-  await requireTool(javaCommand(), ['-version'], 'to run Kafka (apt-get install openjdk-17-jre-headless)');
-  ctx.say(`kafka: resolving Apache Kafka ${version} jars from Maven Central (first run only)`);
+  requireTool('mvn', 'to resolve the Kafka jars from Maven Central', 'apt-get install maven');
+  requireTool(javaCommand(), 'to run Kafka', 'apt-get install openjdk-17-jdk-headless (Java 17 or newer)');
+  ctx.say(`resolving Apache Kafka ${version} jars from Maven Central (first run only)`);
   // Copy into a sibling folder and rename, so an interrupted run never leaves a partial libs folder.
   const staging = `${libs}.partial-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
-  const r = await runTool('mvn', [
+  const r = await runCommand('mvn', [
     '-q',
     '-B',
     '-f',
@@ -119,8 +110,8 @@ async function installLibs(ctx: ServiceContext, version: string, libs: string): 
 
 async function formatStorage(ctx: ServiceContext, libs: string): Promise<void> {
   const clusterId = newClusterId();
-  ctx.say(`kafka: formatting KRaft storage (cluster id ${clusterId})`);
-  const r = await runTool(javaCommand(), [
+  ctx.say(`formatting KRaft storage (cluster id ${clusterId})`);
+  const r = await runCommand(javaCommand(), [
     '-Xmx256m',
     `-Dlog4j2.configurationFile=${LOG4J2_CONFIG}`,
     // The formatter prints the whole broker config at INFO; only problems are worth showing.

@@ -4,13 +4,14 @@
  * and neither links nor distributes it. See docs/stack-kafka-s3.md.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { AepredError } from '../../shared/errors.js';
-import { installCacheDir, outputTail, requireTool, runTool } from '../install.js';
+import { installCacheDir, outputTail, requireTool } from '../install.js';
 import { httpOk } from '../probes.js';
+import { runCommand } from '../process.js';
 import { ensureBuckets, stackBuckets, stackS3Client, stackS3Endpoint } from '../s3-buckets.js';
 import type { LaunchSpec, ServiceContext, ServiceDef } from '../types.js';
 
@@ -44,23 +45,23 @@ export function builtModuleVersion(goVersionOutput: string): string | undefined 
 
 /** A minio already built by `go install` into GOBIN / GOPATH/bin, if it is the pinned version. */
 async function pinnedBinaryInGoBin(): Promise<string | undefined> {
-  const env = await runTool('go', ['env', 'GOBIN', 'GOPATH']);
+  const env = await runCommand('go', ['env', 'GOBIN', 'GOPATH']);
   if (env.code !== 0) return undefined;
   const [gobin, gopath] = env.output.split('\n').map((s) => s.trim());
   const candidates = [gobin ? join(gobin, 'minio') : '', gopath ? join(gopath, 'bin', 'minio') : ''];
   for (const c of candidates.filter((c) => c && existsSync(c))) {
-    const r = await runTool('go', ['version', '-m', c]);
+    const r = await runCommand('go', ['version', '-m', c]);
     if (r.code === 0 && builtModuleVersion(r.output) === MINIO_MODULE_VERSION) return c;
   }
   return undefined;
 }
 
 async function installMinio(ctx: ServiceContext): Promise<void> {
-  await requireTool('go', ['version'], 'to build MinIO from the Go module proxy (https://go.dev/dl/)');
+  requireTool('go', 'to build MinIO from the Go module proxy', 'Go 1.24 or newer from https://go.dev/dl/');
   await mkdir(minioBinDir(), { recursive: true });
   const existing = await pinnedBinaryInGoBin();
   if (existing) {
-    ctx.say(`minio: reusing ${existing} (${MINIO_MODULE_VERSION})`);
+    ctx.say(`reusing ${existing} (${MINIO_MODULE_VERSION})`);
     const staging = `${minioBinary()}.partial-${process.pid}`;
     await copyFile(existing, staging);
     await chmod(staging, 0o755);
@@ -69,7 +70,7 @@ async function installMinio(ctx: ServiceContext): Promise<void> {
     ctx.say(
       `minio: building ${MINIO_MODULE}@${MINIO_MODULE_VERSION} with go install (first run only, a few minutes)`,
     );
-    const r = await runTool('go', ['install', `${MINIO_MODULE}@${MINIO_MODULE_VERSION}`], {
+    const r = await runCommand('go', ['install', `${MINIO_MODULE}@${MINIO_MODULE_VERSION}`], {
       env: { ...process.env, GOBIN: minioBinDir() },
     });
     if (r.code !== 0) {
@@ -100,19 +101,7 @@ async function ensureKmsKey(ctx: ServiceContext): Promise<void> {
   const file = kmsKeyFile(ctx);
   if (existsSync(file)) return;
   await mkdir(join(ctx.localDir, 'secrets'), { recursive: true, mode: 0o700 });
-  await writeFile(file, `${newKmsSecretKey()}\n`, { mode: 0o600, flag: 'wx' });
-}
-
-function readKmsKey(ctx: ServiceContext): string {
-  const file = kmsKeyFile(ctx);
-  if (!existsSync(file)) {
-    throw new AepredError(
-      'AEP_STACK_MINIO_KMS_KEY_MISSING',
-      `MinIO KMS key ${file} is missing; prepare creates it`,
-    );
-  }
-  // launch() is synchronous by contract, hence the sync read of a one-line file.
-  return readFileSync(file, 'utf8').trim();
+  await writeFile(file, newKmsSecretKey(), { mode: 0o600, flag: 'wx' });
 }
 
 export const minio: ServiceDef = {
@@ -155,8 +144,9 @@ export const minio: ServiceDef = {
         MINIO_ROOT_PASSWORD: m.secret_key,
         MINIO_SITE_REGION: m.region,
         // SSE-S3 (x-amz-server-side-encryption: AES256) needs a KMS; MinIO's built-in one takes a
-        // single static key. Objects are encrypted only when the client asks for it.
-        MINIO_KMS_SECRET_KEY: readKmsKey(ctx),
+        // single static key. Objects are encrypted only when the client asks for it. The file form
+        // keeps the key out of the process environment (and lets launch() stay a pure function).
+        MINIO_KMS_SECRET_KEY_FILE: kmsKeyFile(ctx),
         MINIO_UPDATE: 'off',
       },
     };
