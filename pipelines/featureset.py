@@ -83,8 +83,10 @@ class Settings(BaseModel):
     ffill_limit: str
     baseline_window: str
     clock_unit: Literal["h"]
+    dose_active_window: str
+    instability_signals: tuple[str, ...]
 
-    @field_validator("ffill_limit", "baseline_window")
+    @field_validator("ffill_limit", "baseline_window", "dose_active_window")
     @classmethod
     def _dur(cls, v: str) -> str:
         duration_ms(v)
