@@ -83,7 +83,7 @@ def check_vector(fs: FeatureSet, vector: dict[str, Any]) -> list[Mismatch]:
     patient = to_patient(vector)
     snaps = [iso_ms(s["t"]) for s in vector["snapshots"]]
     interactions = tuple(
-        Interaction(frozenset(d.lower() for d in ix["drugs"]), ix["severity"]) for ix in vector["interactions"]
+        Interaction(frozenset(d.lower() for d in ix["drugs"]), ix["flag"]) for ix in vector["interactions"]
     )
     values = compute(fs, patient, snaps, interactions)
     horizon = int(vector["horizon_hours"] * HOUR_MS)

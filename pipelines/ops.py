@@ -146,7 +146,7 @@ def op_rate_of_change(s: Series) -> float:
 @dataclass(frozen=True)
 class Interaction:
     drugs: frozenset[str]
-    severity: str
+    flag: str  # the interaction_flag feature this pair (or triple) sets
 
 
 def load_interactions(path: Path = INTERACTIONS_PATH) -> tuple[Interaction, ...]:
@@ -156,8 +156,7 @@ def load_interactions(path: Path = INTERACTIONS_PATH) -> tuple[Interaction, ...]
     raw = yaml.safe_load(path.read_text()) or {}
     out = []
     for item in raw.get("interactions", []):
-        drugs = item.get("drugs") or [item.get("drug_a"), item.get("drug_b")]
-        out.append(Interaction(frozenset(str(d).lower() for d in drugs), str(item.get("severity", "")).lower()))
+        out.append(Interaction(frozenset(str(d).lower() for d in item["drugs"]), str(item["flag"])))
     return tuple(out)
 
 
@@ -259,7 +258,7 @@ def _medication_feature(f: Feature, active: set[str], interactions: tuple[Intera
     if f.op == "interaction_count":
         return float(len(hits))
     if f.op == "interaction_flag":
-        return 1.0 if any(ix.severity == "major" for ix in hits) else 0.0
+        return 1.0 if any(ix.flag == f.signal for ix in hits) else 0.0
     raise ValueError(f"{f.name}: op {f.op} does not apply to medications")
 
 
