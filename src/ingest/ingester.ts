@@ -103,6 +103,8 @@ export class Ingester extends EventEmitter<IngesterEvents> {
   #admin: Admin | undefined;
   readonly #producers = new Map<string, Promise<Producer>>();
   readonly #states = new Map<string, PartitionState>();
+  /** Next offset after the last batch this process committed, per partition. */
+  readonly #committed = new Map<string, bigint>();
   #generation = 0;
   #rebalancing = false;
   #buffered = 0;
@@ -249,9 +251,12 @@ export class Ingester extends EventEmitter<IngesterEvents> {
       await old?.chain.catch(() => undefined);
       // Initialising the transactional producer fences a previous owner of the partition.
       await this.#producer(topic, partition);
-      const committed = await this.#committedOffset(topic, partition);
+      // After InitProducerId every earlier transaction of this partition is complete, so the offset
+      // read now is stable - except our own last commit, whose marker may still be in flight.
+      const fetched = await this.#committedOffset(topic, partition);
+      const own = this.#committed.get(k) ?? -1n;
       const s = this.#states.get(k);
-      if (s !== undefined && s.generation === generation) s.floor = committed;
+      if (s !== undefined && s.generation === generation) s.floor = fetched > own ? fetched : own;
     })();
     const s = new PartitionState(topic, partition, generation, ready);
     ready.catch(() => undefined);
@@ -533,6 +538,7 @@ export class Ingester extends EventEmitter<IngesterEvents> {
       await tx.abort().catch(() => undefined);
       throw e;
     }
+    this.#committed.set(tpKey(topic, st.partition), last.offset + 1n);
     const committedAt = this.#now();
     const dt = (performance.now() - t0) / 1000;
     this.metrics.batchWriteSeconds.observe({ topic }, dt);
