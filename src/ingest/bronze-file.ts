@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import {
   Bool,
   type Data,
@@ -15,7 +17,7 @@ import {
   tableToIPC,
   Utf8,
 } from 'apache-arrow';
-import * as parquet from 'parquet-wasm/node';
+import * as parquet from 'parquet-wasm/esm';
 import type { TopicName } from '../contracts/types.js';
 import { BRONZE_VERSION, bronzeColumns, type ColumnSpec } from './bronze-schema.js';
 
@@ -217,8 +219,18 @@ export function bronzeTable(topic: TopicName, rows: readonly BronzeRow[], ingest
   return new Table(schema, [new RecordBatch(schema, data)]);
 }
 
+let wasmReady = false;
+/** parquet-wasm's node build is CommonJS inside an ESM package; the esm build is initialised by hand. */
+function initParquet(): void {
+  if (wasmReady) return;
+  const wasm = createRequire(import.meta.url).resolve('parquet-wasm/esm/parquet_wasm_bg.wasm');
+  parquet.initSync({ module: readFileSync(wasm) });
+  wasmReady = true;
+}
+
 /** Encodes one bronze file: Arrow in JS, Parquet (ZSTD, one row group) in arrow-rs via WebAssembly. */
 export function encodeBronzeFile(meta: BronzeFileMeta, rows: readonly BronzeRow[]): Uint8Array {
+  initParquet();
   const ipc = tableToIPC(bronzeTable(meta.topic, rows, meta.ingestedAt), 'stream');
   const wasmTable = parquet.Table.fromIPCStream(ipc);
   const props = new parquet.WriterPropertiesBuilder()
