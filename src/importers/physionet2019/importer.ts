@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import {
   type AdverseEvent,
@@ -24,6 +25,7 @@ import {
 export const SOURCE = 'physionet2019';
 const HOUR_MS = 3_600_000;
 const ENROLLMENT_BATCH = 1000;
+const READ_AHEAD = 32;
 
 export interface PhysionetOptions {
   /** Import only the first N stays (files in name order). */
@@ -198,11 +200,28 @@ export async function importPhysionet(
   const files = listStays(dir, opts.limit);
   const setName = setNameOf(dir);
   const pending: EnrollmentRecord[] = [];
-  for (const name of files) {
+  // Reads run ahead of parsing so file I/O overlaps the CPU work (stays are small, a few kB each).
+  const reads: Array<Promise<string | Error>> = [];
+  const readAhead = (i: number): void => {
+    const name = files[i];
+    if (name !== undefined)
+      reads.push(readFile(resolve(dir, name), 'utf8').catch((e: unknown) => e as Error));
+  };
+  for (let i = 0; i < READ_AHEAD; i++) readAhead(i);
+  for (let i = 0; i < files.length; i++) {
+    const name = files[i]!;
     const path = resolve(dir, name);
+    const text = await reads.shift()!;
+    readAhead(i + READ_AHEAD);
     run.summary.files++;
     try {
-      const rec = await importStay(path, name, run, { anchorMs, delayMs: delay * HOUR_MS, setName });
+      if (text instanceof Error) {
+        throw new ImportError('AEP_IMPORT_CORRUPT_FILE', { file: path }, `cannot read: ${text.message}`, {
+          rowLevel: false,
+          cause: text,
+        });
+      }
+      const rec = await importStay(path, name, text, run, { anchorMs, delayMs: delay * HOUR_MS, setName });
       if (rec !== undefined) pending.push(rec);
     } catch (e) {
       if (!(e instanceof ImportError)) throw e;
@@ -223,18 +242,10 @@ interface StayContext {
 async function importStay(
   path: string,
   name: string,
+  text: string,
   run: ImportRun,
   ctx: StayContext,
 ): Promise<EnrollmentRecord | undefined> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ImportError('AEP_IMPORT_CORRUPT_FILE', { file: path }, `cannot read: ${(e as Error).message}`, {
-      rowLevel: false,
-      cause: e,
-    });
-  }
   const lines = text.split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   const header = (lines[0] ?? '').replace(/\r$/, '');
