@@ -4,7 +4,7 @@
  * them detached with pid and log files, waits on the real probe, and stops whole process groups.
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AepredError } from '../shared/errors.js';
 import type { StackConfig } from './config.js';
@@ -127,7 +127,8 @@ export class StackManager {
   readonly #isRoot: boolean;
 
   constructor(opts: StackManagerOptions) {
-    this.#opts = opts;
+    // Absolute, so the /proc scans compare like with like whatever the caller's cwd.
+    this.#opts = { ...opts, localDir: resolve(opts.localDir) };
     this.#isRoot = opts.isRoot ?? process.getuid?.() === 0;
   }
 
@@ -160,9 +161,13 @@ export class StackManager {
     const pid = readPidFile(this.pidFile(def.name));
     if (pid === undefined || !isAlive(pid)) return undefined;
     // Guard against pid reuse after a reboot or a crash: the process must run our command.
-    const expected = def.launch(this.context(def)).command.split('/').at(-1) ?? '';
-    const cmd = procCmdline(pid).join(' ');
-    return cmd.includes(expected) ? pid : undefined;
+    let expected: string;
+    try {
+      expected = def.launch(this.context(def)).command.split('/').at(-1) ?? '';
+    } catch {
+      return pid; // launch needs state that is gone; the living pid is the best evidence left
+    }
+    return procCmdline(pid).join(' ').includes(expected) ? pid : undefined;
   }
 
   async up(selected: readonly string[] = []): Promise<UpResult[]> {
