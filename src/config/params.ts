@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { AepredError } from '../shared/errors.js';
 import { REPO_ROOT } from '../shared/paths.js';
+import { SimulatorParamsSchema } from '../sim/params.js';
 
 /**
  * params.yaml: every tunable number, validated when loaded; unknown keys are rejected so a typo
@@ -79,6 +80,7 @@ export const ParamsSchema = z.strictObject({
   features: FeaturesSchema,
   labels: LabelsSchema,
   ingest: IngestSchema,
+  simulator: SimulatorParamsSchema,
 });
 
 export type Params = z.infer<typeof ParamsSchema>;
