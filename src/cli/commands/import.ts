@@ -2,11 +2,13 @@ import type { Command } from 'commander';
 import { contracts } from '../../contracts/validator.js';
 import { parseCount, parseHours, parseOnError } from '../../importers/core/options.js';
 import { ImportRun, type ImportSummary } from '../../importers/core/run.js';
-import { importPhysionet, listStays } from '../../importers/physionet2019/importer.js';
+import { checkPhysionetOptions, importPhysionet, listStays } from '../../importers/physionet2019/importer.js';
 import { DEFAULT_ANCHOR, DEFAULT_REPORT_DELAY_HOURS } from '../../importers/physionet2019/mapping.js';
-import { importSdtm, parseFormat } from '../../importers/sdtm/importer.js';
+import { importSdtm, locateDomains, parseFormat } from '../../importers/sdtm/importer.js';
 import { openSink, parseSinkTarget } from '../../producers/target.js';
 import { progress } from '../progress.js';
+
+const PROGRESS_EVERY = 500;
 
 interface CommonFlags {
   to?: string[];
@@ -66,15 +68,25 @@ export function registerImport(program: Command): void {
         const reportDelayHours = parseHours(flags.reportDelayHours, '--report-delay-hours');
         parseSinkTarget(flags.to);
         parseOnError(flags.onError);
+        checkPhysionetOptions({
+          ...(reportDelayHours === undefined ? {} : { reportDelayHours }),
+          ...(flags.anchor === undefined ? {} : { anchor: flags.anchor }),
+        });
         const total = listStays(dir, limit).length;
         await withRun('physionet2019', flags, async (run) => {
           const bar = progress('physionet2019', total);
+          let done = 0;
           try {
             await importPhysionet(dir, run, {
               ...(limit === undefined ? {} : { limit }),
               ...(reportDelayHours === undefined ? {} : { reportDelayHours }),
               ...(flags.anchor === undefined ? {} : { anchor: flags.anchor }),
-              onFile: () => bar.tick(),
+              // A tick per 500 stays keeps non-TTY logs short (20,336 stays: 41 lines).
+              onFile: () => {
+                done++;
+                if (done % PROGRESS_EVERY === 0) bar.tick(PROGRESS_EVERY);
+                else if (done === total) bar.tick(done % PROGRESS_EVERY);
+              },
             });
           } finally {
             bar.stop();
@@ -98,6 +110,7 @@ export function registerImport(program: Command): void {
       const format = parseFormat(flags.format);
       parseSinkTarget(flags.to);
       parseOnError(flags.onError);
+      locateDomains(dir, format);
       await withRun('sdtm', flags, (run) => importSdtm(dir, run, { format }));
     });
 }

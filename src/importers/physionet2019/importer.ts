@@ -38,6 +38,30 @@ export interface PhysionetOptions {
   onFile?: (file: string) => void;
 }
 
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z$/;
+
+/** Validates the options up front (the CLI calls it before opening a sink). */
+export function checkPhysionetOptions(opts: PhysionetOptions): { anchorMs: number; delay: number } {
+  const anchor = opts.anchor ?? DEFAULT_ANCHOR;
+  const anchorMs = Date.parse(anchor);
+  if (!INSTANT.test(anchor) || Number.isNaN(anchorMs)) {
+    throw new ImportError(
+      'AEP_IMPORT_USAGE',
+      { file: '--anchor' },
+      `"${anchor}" is not a UTC instant like ${DEFAULT_ANCHOR}`,
+    );
+  }
+  const delay = opts.reportDelayHours ?? DEFAULT_REPORT_DELAY_HOURS;
+  if (!Number.isFinite(delay) || delay < 0) {
+    throw new ImportError(
+      'AEP_IMPORT_USAGE',
+      { file: '--report-delay-hours' },
+      `must be a number >= 0 (got ${delay})`,
+    );
+  }
+  return { anchorMs, delay };
+}
+
 /** Lists the stays to import, in name order, failing clearly on a missing or empty directory. */
 export function listStays(dir: string, limit?: number): string[] {
   let names: string[];
@@ -181,22 +205,7 @@ export async function importPhysionet(
   run: ImportRun,
   opts: PhysionetOptions = {},
 ): Promise<void> {
-  const anchorMs = Date.parse(opts.anchor ?? DEFAULT_ANCHOR);
-  if (Number.isNaN(anchorMs)) {
-    throw new ImportError(
-      'AEP_IMPORT_USAGE',
-      { file: '--anchor' },
-      `"${opts.anchor}" is not an ISO 8601 instant`,
-    );
-  }
-  const delay = opts.reportDelayHours ?? DEFAULT_REPORT_DELAY_HOURS;
-  if (!Number.isFinite(delay) || delay < 0) {
-    throw new ImportError(
-      'AEP_IMPORT_USAGE',
-      { file: '--report-delay-hours' },
-      `must be a number >= 0 (got ${delay})`,
-    );
-  }
+  const { anchorMs, delay } = checkPhysionetOptions(opts);
   const files = listStays(dir, opts.limit);
   const setName = setNameOf(dir);
   const pending: EnrollmentRecord[] = [];

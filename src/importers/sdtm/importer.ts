@@ -69,8 +69,11 @@ function checkColumns(table: Table, domain: ImportedDomain): void {
  * from <domain>.parquet or <domain>.xpt. DM goes first: its subjects give every other message its
  * trial, site and reference start, and enrollment is written before any event.
  */
-export async function importSdtm(dir: string, run: ImportRun, opts: SdtmOptions = {}): Promise<void> {
-  const format = opts.format ?? 'auto';
+/** Checks the directory and finds the domain files, failing before any work when DM is missing. */
+export function locateDomains(
+  dir: string,
+  format: FormatChoice,
+): Array<{ domain: ImportedDomain; file: string; format: TableFormat }> {
   try {
     if (!statSync(dir).isDirectory()) throw new Error('not a directory');
   } catch (e) {
@@ -78,21 +81,34 @@ export async function importSdtm(dir: string, run: ImportRun, opts: SdtmOptions 
       'AEP_IMPORT_NO_DIR',
       { file: dir },
       `cannot read the input directory: ${(e as Error).message}`,
-      { cause: e },
+      {
+        cause: e,
+      },
     );
   }
-  const dmFile = findDomainFile(dir, 'DM', format);
-  if (dmFile === undefined) {
+  const found = DOMAIN_ORDER.flatMap((domain) => {
+    const f = findDomainFile(dir, domain, format);
+    return f === undefined ? [] : [{ domain, ...f }];
+  });
+  if (found[0]?.domain !== 'DM') {
     throw new ImportError(
       'AEP_IMPORT_NO_INPUT',
       { file: dir },
       `no dm.${format === 'auto' ? 'parquet or dm.xpt' : format} here (DM is required)`,
     );
   }
+  return found;
+}
+
+/**
+ * Imports the SDTM domains found in `dir` (DM required; VS, LB, CM, EX, AE where present), each
+ * from <domain>.parquet or <domain>.xpt. DM goes first: its subjects give every other message its
+ * trial, site and reference start, and enrollment is written before any event.
+ */
+export async function importSdtm(dir: string, run: ImportRun, opts: SdtmOptions = {}): Promise<void> {
   const subjects = new Map<string, Subject>();
-  for (const domain of DOMAIN_ORDER) {
-    const found = domain === 'DM' ? dmFile : findDomainFile(dir, domain, format);
-    if (found === undefined) continue;
+  for (const found of locateDomains(dir, opts.format ?? 'auto')) {
+    const domain = found.domain;
     opts.onDomain?.(domain, found.file);
     run.summary.files++;
     let table: Table;
