@@ -114,8 +114,6 @@ async function formatStorage(ctx: ServiceContext, libs: string): Promise<void> {
   const r = await runCommand(javaCommand(), [
     '-Xmx256m',
     `-Dlog4j2.configurationFile=${LOG4J2_CONFIG}`,
-    // The formatter prints the whole broker config at INFO; only problems are worth showing.
-    '-Dlog4j2.level=WARN',
     '-cp',
     classpath(libs),
     'kafka.tools.StorageTool',
