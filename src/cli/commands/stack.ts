@@ -6,9 +6,22 @@ import { LOCAL_DIR } from '../../shared/paths.js';
 import { loadStackConfig } from '../../stack/config.js';
 import { formatStatusTable, StackManager } from '../../stack/manager.js';
 import { tailLines } from '../../stack/process.js';
-import { SERVICES } from '../../stack/services/index.js';
+import type { ServiceName } from '../../stack/types.js';
 
-function manager(): StackManager {
+/** For help texts only; the service definitions (and their heavy client libraries) load lazily. */
+export const SERVICE_NAMES: readonly ServiceName[] = [
+  'postgres',
+  'redis',
+  'kafka',
+  'minio',
+  'mlflow',
+  'prometheus',
+  'alertmanager',
+];
+
+async function manager(): Promise<StackManager> {
+  // Loaded on use: the AWS SDK, kafkajs and pg would otherwise slow every aepred command's start.
+  const { SERVICES } = await import('../../stack/services/index.js');
   return new StackManager({
     config: loadStackConfig(),
     localDir: LOCAL_DIR,
@@ -23,7 +36,7 @@ function positiveInt(value: string): number {
   return n;
 }
 
-const serviceNames = (): string => SERVICES.map((s) => s.name).join(', ');
+const serviceNames = (): string => SERVICE_NAMES.join(', ');
 
 export function registerStack(program: Command): void {
   const stack = program
@@ -36,7 +49,7 @@ export function registerStack(program: Command): void {
     .argument('[services...]', `any of: ${serviceNames()}`)
     .action(async (names: string[]) => {
       const t0 = performance.now();
-      const results = await manager().up(names);
+      const results = await (await manager()).up(names);
       const started = results.filter((r) => r.outcome === 'started').length;
       process.stdout.write(
         `stack up: ${results.length} service(s) healthy (${started} started, ${results.length - started} already running) in ${((performance.now() - t0) / 1000).toFixed(1)}s\n`,
@@ -48,7 +61,7 @@ export function registerStack(program: Command): void {
     .description('Stop services (all, or the named ones and what depends on them); leaves no process behind')
     .argument('[services...]', `any of: ${serviceNames()}`)
     .action(async (names: string[]) => {
-      const stopped = await manager().down(names);
+      const stopped = await (await manager()).down(names);
       process.stdout.write(
         stopped.length === 0
           ? 'stack down: nothing was running\n'
@@ -61,7 +74,7 @@ export function registerStack(program: Command): void {
     .description('Print service, port, pid and health of every service (exit 0 even when stopped)')
     .option('--json', 'print JSON for machines')
     .action(async (opts: { json?: boolean }) => {
-      const rows = await manager().status();
+      const rows = await (await manager()).status();
       process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatStatusTable(rows)}\n`);
     });
 
@@ -72,7 +85,7 @@ export function registerStack(program: Command): void {
     .addOption(new Option('-n, --lines <n>', 'lines to print per log').argParser(positiveInt).default(50))
     .option('-f, --follow', 'keep printing as the log grows (Ctrl-C to stop)')
     .action(async (service: string | undefined, opts: { lines: number; follow?: boolean }) => {
-      const m = manager();
+      const m = await manager();
       if (service !== undefined && !m.services.some((s) => s.name === service)) {
         throw new AepredError('AEP_STACK_UNKNOWN_SERVICE', `unknown service '${service}'`, {
           kind: 'usage',
