@@ -3,10 +3,11 @@ import { isAepredError } from '../shared/errors.js';
 import { registerDb } from './commands/db.js';
 import { registerImport } from './commands/import.js';
 import { registerIngest } from './commands/ingest.js';
+import { registerSimulate } from './commands/simulate.js';
 import { registerStack } from './commands/stack.js';
 
 /** Every command module adds itself here; the entry file only wires. */
-const registrars: Array<(program: Command) => void> = [registerStack, registerDb, registerImport, registerIngest];
+const registrars: Array<(program: Command) => void> = [registerStack, registerDb, registerImport, registerIngest, registerSimulate];
 
 export function buildProgram(): Command {
   const program = new Command('aepred')

@@ -6,7 +6,7 @@
 export const REASONS = {
   malformed_json: 'the bytes are not one JSON object',
   schema_violation: 'the message breaks its topic JSON Schema (unknown field, wrong type, impossible value)',
-  future_timestamp: 'a timestamp lies after the check time plus the allowed clock skew',
+  future_timestamp: 'an event or report time lies after the check time plus the allowed clock skew',
   report_before_event: 'a report time (report_timestamp, reported_at) precedes the event time',
   end_before_start: 'end_timestamp precedes the start/event time',
   diastolic_above_systolic: 'diastolic blood pressure exceeds systolic',

@@ -16,13 +16,8 @@ export interface SemanticOptions {
   maxFutureSkewMs?: number;
 }
 
-const TIME_FIELDS = [
-  'timestamp',
-  'event_timestamp',
-  'report_timestamp',
-  'reported_at',
-  'end_timestamp',
-] as const;
+// end_timestamp is left out on purpose: a regimen's planned end may lie in the future.
+const TIME_FIELDS = ['timestamp', 'event_timestamp', 'report_timestamp', 'reported_at'] as const;
 
 function num(v: unknown): number | undefined {
   return typeof v === 'number' ? v : undefined;

@@ -117,6 +117,11 @@ export class FaultInjector {
     let i = 0;
     while (u >= this.#cum[i]!) i++;
     const kind = FAULT_KINDS[i]!;
+    // Order and lateness are only defined against a regular stream: vitals (every 5 minutes). Labs
+    // come in batches with one timestamp and adverse events are reported late by nature.
+    if ((kind === 'out_of_order' || kind === 'late_event') && topic !== 'patient-vitals') {
+      return this.#write(topic, key, value).wait;
+    }
     const rng = this.#rng;
     switch (kind) {
       case 'malformed_json': {
