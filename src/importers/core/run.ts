@@ -118,7 +118,7 @@ export class ImportRun {
         this.problem(
           new ImportError(
             'AEP_IMPORT_CONTRACT',
-            { ...at, column: r.patient_id },
+            at,
             `enrollment record for ${r.patient_id} breaks its contract: ${describe(v.issues)}`,
             { rowLevel: true },
           ),

@@ -273,7 +273,7 @@ async function importStay(
   const patientId = name.replace(/\.psv$/, '');
   const correlation = `${SOURCE}:${patientId}`;
   let site: string | undefined;
-  let demographics: { age: number | null; gender: number | null } | undefined;
+  let demographics: { age: number; gender: number | null } | undefined;
   let onsetHour: number | undefined;
   let lastHour = Number.NEGATIVE_INFINITY;
   for (let r = 1; r < lines.length; r++) {
@@ -299,7 +299,15 @@ async function importStay(
       }
       lastHour = hour;
       if (site === undefined) {
-        demographics = { age: num(layout.age), gender: num(layout.gender) };
+        const age = num(layout.age);
+        if (age === null) {
+          throw new ImportError(
+            'AEP_IMPORT_BAD_VALUE',
+            { file: path, row: r, column: 'Age' },
+            'Age is missing',
+          );
+        }
+        demographics = { age, gender: num(layout.gender) };
         site = siteOf(
           ctx.setName,
           layout.unit1 >= 0 ? num(layout.unit1) : null,
@@ -402,7 +410,7 @@ async function importStay(
     site_id: site,
     arm: null,
     enrollment_date: isoAt(ctx.anchorMs).slice(0, 10),
-    age: demographics.age ?? -1,
+    age: demographics.age,
     sex: demographics.gender === 1 ? 'M' : demographics.gender === 0 ? 'F' : 'U',
     height_cm: null,
     weight_kg: null,
