@@ -1,0 +1,268 @@
+"""Silver -> point-in-time feature rows and labels, written to the feature store.
+
+Spark does the I/O and the shuffle by patient; each patient's history then goes through
+`pipelines.ops.compute`, the single implementation of every op (applyInPandas). The (small) result is
+collected, sorted and written with pyarrow, so the same silver always gives byte-identical files:
+Spark's part names and task order never reach the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from ml.params import Params
+from pipelines import feature_store
+from pipelines.featureset import FeatureSet
+from pipelines.ops import DAY_MS, HOUR_MS, MedEvent, Patient, Series, compute, labels
+from pipelines.silver import FFILL_VITALS
+
+KIND_VITAL, KIND_LAB, KIND_MED, KIND_AE = 0, 1, 2, 3
+EVENTS_SCHEMA = "patient_id string, kind int, signal string, ev long, arr long, value double, end long, action string"
+
+
+def _ms(d: datetime) -> int:
+    return int(d.timestamp() * 1000)
+
+
+def _read(spark: SparkSession, lake: str, topic: str, until_date: str) -> DataFrame | None:
+    root = f"{lake}/silver/{topic}"
+    try:
+        df = spark.read.option("basePath", root).parquet(root)
+    except Exception as e:  # an absent topic (e.g. no medications in PhysioNet) is an empty input
+        if "PATH_NOT_FOUND" in str(e) or "does not exist" in str(e):
+            return None
+        raise
+    return df.where(F.col("date") <= until_date)
+
+
+def events_frame(spark: SparkSession, lake: str, until: datetime, horizon_ms: int) -> DataFrame:
+    """All silver history up to `until` (labels: up to until + horizon) as one long event frame."""
+    until_date = str((until - timedelta(milliseconds=1)).date())
+    label_date = str((until + timedelta(milliseconds=horizon_ms)).date())
+    parts: list[DataFrame] = []
+    vit = _read(spark, lake, "patient-vitals", until_date)
+    if vit is not None:
+        # Only observed values: forward-filled ones are silver's convenience, and would shrink std.
+        cells = F.array(
+            *[
+                F.struct(F.lit(v).alias("signal"), F.col(v).alias("value"), F.col(f"{v}_imputed").alias("imp"))
+                for v in FFILL_VITALS
+            ]
+        )
+        parts.append(
+            vit.select("patient_id", F.unix_millis("event_time").alias("ev"), F.explode(cells).alias("c"))
+            .where(F.col("c.value").isNotNull() & ~F.col("c.imp"))
+            .select(
+                "patient_id",
+                F.lit(KIND_VITAL).alias("kind"),
+                F.col("c.signal").alias("signal"),
+                "ev",
+                F.col("ev").alias("arr"),
+                F.col("c.value").alias("value"),
+                F.lit(None).cast("long").alias("end"),
+                F.lit(None).cast("string").alias("action"),
+            )
+        )
+    lab = _read(spark, lake, "lab-results", until_date)
+    if lab is not None:
+        parts.append(
+            lab.select(
+                "patient_id",
+                F.lit(KIND_LAB).alias("kind"),
+                F.col("test_code").alias("signal"),
+                F.unix_millis("event_time").alias("ev"),
+                F.unix_millis("arrival_time").alias("arr"),
+                "value",
+                F.lit(None).cast("long").alias("end"),
+                F.lit(None).cast("string").alias("action"),
+            )
+        )
+    med = _read(spark, lake, "medications", until_date)
+    if med is not None:
+        parts.append(
+            med.select(
+                "patient_id",
+                F.lit(KIND_MED).alias("kind"),
+                F.col("drug_name").alias("signal"),
+                F.unix_millis("event_time").alias("ev"),
+                F.unix_millis("event_time").alias("arr"),
+                F.lit(None).cast("double").alias("value"),
+                F.unix_millis("end_timestamp").alias("end"),
+                F.coalesce(F.col("action"), F.lit("start")).alias("action"),
+            )
+        )
+    ae = _read(spark, lake, "adverse-events", label_date)
+    if ae is not None:
+        parts.append(
+            ae.select(
+                "patient_id",
+                F.lit(KIND_AE).alias("kind"),
+                F.col("event_type").alias("signal"),
+                F.unix_millis("event_time").alias("ev"),
+                F.unix_millis("arrival_time").alias("arr"),
+                F.lit(None).cast("double").alias("value"),
+                F.lit(None).cast("long").alias("end"),
+                F.lit(None).cast("string").alias("action"),
+            )
+        )
+    if not parts:
+        return spark.createDataFrame([], EVENTS_SCHEMA)
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.unionByName(p)
+    return out
+
+
+def patient_from_frame(pid: str, pdf: pd.DataFrame, context: Mapping[str, object]) -> Patient:
+    kind = pdf["kind"].to_numpy()
+    sig = pdf["signal"].to_numpy()
+    ev = pdf["ev"].to_numpy(np.int64)
+    arr = pdf["arr"].to_numpy(np.int64)
+    val = pdf["value"].to_numpy(np.float64, na_value=np.nan)
+
+    def series(k: int) -> dict[str, Series]:
+        m = kind == k
+        out = {}
+        for s in np.unique(sig[m]):
+            mm = m & (sig == s)
+            out[str(s)] = Series.build(ev[mm], arr[mm], val[mm])
+        return out
+
+    mm = kind == KIND_MED
+    ends = pdf["end"].to_numpy()[mm]
+    meds = tuple(
+        MedEvent(int(e), str(d), str(a), None if pd.isna(x) else int(x))
+        for e, d, a, x in zip(ev[mm], sig[mm], pdf["action"].to_numpy()[mm], ends, strict=True)
+    )
+    am = kind == KIND_AE
+    return Patient(
+        patient_id=pid,
+        vitals=series(KIND_VITAL),
+        labs=series(KIND_LAB),
+        meds=meds,
+        ae_event=ev[am],
+        ae_report=arr[am],
+        ae_type=tuple(str(x) for x in sig[am]),
+        context=context,
+    )
+
+
+def snapshot_grid(first_ms: int, last_ms: int, since_ms: int, until_ms: int, cadence_ms: int) -> np.ndarray:
+    """Epoch-aligned multiples of the cadence in [since, until) within the patient's observed span."""
+    lo = max(since_ms, first_ms)
+    hi = min(until_ms - 1, last_ms)
+    start = -(-lo // cadence_ms) * cadence_ms
+    if start > hi:
+        return np.zeros(0, np.int64)
+    return np.arange(start, hi + 1, cadence_ms, dtype=np.int64)
+
+
+def output_columns(fs: FeatureSet) -> list[tuple[str, str]]:
+    cols = [("patient_id", "string"), ("snapshot_time", "long")]
+    cols += [(f.name, "double") for f in fs.features]
+    return [*cols, ("label", "int"), ("label_complete", "int"), ("date", "string")]
+
+
+def make_kernel(
+    fs: FeatureSet,
+    contexts: Mapping[str, Mapping[str, object]],
+    since_ms: int,
+    until_ms: int,
+    cadence_ms: int,
+    horizon_ms: int,
+) -> Any:
+    names = fs.names
+    empty = pd.DataFrame({n: pd.Series(dtype="float64") for n, _ in output_columns(fs)})
+    empty = empty.astype({"patient_id": "object", "snapshot_time": "int64", "label": "int32", "label_complete": "int32", "date": "object"})
+
+    def kernel(pdf: pd.DataFrame) -> pd.DataFrame:
+        pid = str(pdf["patient_id"].iloc[0])
+        # The observed span: from the first to the last non-AE event (AEs alone do not make a patient
+        # observable); a patient with only AEs gets no snapshots.
+        obs = pdf[pdf["kind"] != KIND_AE]
+        if obs.empty:
+            return empty
+        first, last = int(obs["ev"].min()), int(obs["arr"].max())
+        snaps = snapshot_grid(first, last, since_ms, until_ms, cadence_ms)
+        if not snaps.size:
+            return empty
+        patient = patient_from_frame(pid, pdf, contexts.get(pid, {}))
+        values = compute(fs, patient, snaps)
+        label, complete = labels(patient, snaps, horizon_ms, last)
+        out = pd.DataFrame({"patient_id": pid, "snapshot_time": snaps})
+        out = pd.concat([out, pd.DataFrame({n: values[n] for n in names})], axis=1)
+        out["label"] = label.astype(np.int32)
+        out["label_complete"] = complete.astype(np.int32)
+        out["date"] = pd.to_datetime(snaps, unit="ms").strftime("%Y-%m-%d")
+        return out
+
+    return kernel
+
+
+def _contexts(spark: SparkSession, lake: str) -> dict[str, dict[str, object]]:
+    from pipelines.silver import read_enrollment
+
+    rows = read_enrollment(spark, lake).collect()
+    return {r["patient_id"]: r.asDict() for r in rows}
+
+
+def compute_frame(
+    spark: SparkSession,
+    lake: str,
+    since: datetime,
+    until: datetime,
+    *,
+    params: Params,
+    fs: FeatureSet,
+    cadence_hours: float | None = None,
+) -> pa.Table:
+    cadence_ms = int((cadence_hours or params.features.snapshot_cadence_hours) * HOUR_MS)
+    horizon_ms = int(params.labels.horizon_hours * HOUR_MS)
+    events = events_frame(spark, lake, until, horizon_ms)
+    kernel = make_kernel(fs, _contexts(spark, lake), _ms(since), _ms(until), cadence_ms, horizon_ms)
+    schema = ", ".join(f"{n} {t}" for n, t in output_columns(fs))
+    rows = events.groupBy("patient_id").applyInPandas(kernel, schema=schema)
+    table = rows.toArrow()
+    return feature_store.canonical_table(table, fs)
+
+
+def run_features(
+    spark: SparkSession,
+    lake: str,
+    since: datetime,
+    until: datetime,
+    *,
+    params: Params,
+    fs: FeatureSet,
+    cadence_hours: float | None = None,
+    out: str | None = None,
+    log_mlflow: bool = True,
+    created: datetime | None = None,
+) -> dict[str, Any]:
+    table = compute_frame(spark, lake, since, until, params=params, fs=fs, cadence_hours=cadence_hours)
+    root = out or f"{lake}/features"
+    written = feature_store.write(root, table, fs)
+    stats = feature_store.statistics(table, fs)
+    feature_store.write_metadata(root, fs, stats, created=created or since)
+    run_id = None
+    if log_mlflow:
+        from pipelines.validation import log_statistics
+
+        run_id = log_statistics(stats, fs, {"since": since.isoformat(), "until": until.isoformat(), "lake": lake})
+    return {
+        "rows": table.num_rows,
+        "patients": len(set(table.column("patient_id").to_pylist())),
+        "positives": int(np.sum(table.column("label").to_numpy())),
+        "files": written,
+        "feature_set_hash": fs.hash,
+        "mlflow_run_id": run_id,
+        "days": (until - since) / timedelta(milliseconds=DAY_MS),
+    }
