@@ -11,14 +11,19 @@ export class MemorySink implements EventSink {
   ) as unknown as Record<TopicName, string[]>;
   readonly keys: Array<[TopicName, string]> = [];
   readonly enrollment: EnrollmentRecord[] = [];
+  /** Messages written before their patient's enrollment record (ingest would call them unknown). */
+  writesBeforeEnrollment = 0;
+  readonly #enrolled = new Set<string>();
 
   write(topic: TopicName, key: string, value: string): undefined {
+    if (!this.#enrolled.has(key)) this.writesBeforeEnrollment++;
     this.messages[topic].push(value);
     this.keys.push([topic, key]);
     return undefined;
   }
   async writeEnrollment(records: readonly EnrollmentRecord[]): Promise<void> {
     this.enrollment.push(...records);
+    for (const r of records) this.#enrolled.add(r.patient_id);
   }
   async flush(): Promise<void> {}
   async close(): Promise<void> {}

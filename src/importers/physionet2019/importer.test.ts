@@ -35,6 +35,7 @@ describe('physionet2019 on real stays', () => {
     expect(summary.files).toBe(1000);
     expect(summary.rows_skipped).toBe(0);
     expect(sink.enrollment).toHaveLength(1000);
+    expect(sink.writesBeforeEnrollment).toBe(0);
     const c = contracts();
     let total = 0;
     for (const topic of TOPICS) {

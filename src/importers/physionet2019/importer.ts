@@ -8,7 +8,7 @@ import {
   type PatientVitals,
   SCHEMA_VERSION,
 } from '../../contracts/types.js';
-import { ImportError } from '../core/errors.js';
+import { ImportError, type Where } from '../core/errors.js';
 import { uuidv5 } from '../core/ids.js';
 import type { ImportRun } from '../core/run.js';
 import {
@@ -24,7 +24,7 @@ import {
 
 export const SOURCE = 'physionet2019';
 const HOUR_MS = 3_600_000;
-const ENROLLMENT_BATCH = 1000;
+const ENROLLMENT_BATCH = 500;
 const READ_AHEAD = 32;
 
 export interface PhysionetOptions {
@@ -208,7 +208,14 @@ export async function importPhysionet(
   const { anchorMs, delay } = checkPhysionetOptions(opts);
   const files = listStays(dir, opts.limit);
   const setName = setNameOf(dir);
+  // Stays go out in batches, enrollment first: a consumer that checks patients against the
+  // enrollment table (ingest) never sees an event before its patient.
   const pending: EnrollmentRecord[] = [];
+  const outbox: Outgoing[] = [];
+  const send = async (): Promise<void> => {
+    if (pending.length > 0) await run.enroll(pending.splice(0), { file: dir });
+    await emitAll(run, outbox.splice(0));
+  };
   // Reads run ahead of parsing so file I/O overlaps the CPU work (stays are small, a few kB each).
   const reads: Array<Promise<string | Error>> = [];
   const readAhead = (i: number): void => {
@@ -230,16 +237,34 @@ export async function importPhysionet(
           cause: text,
         });
       }
-      const rec = await importStay(path, name, text, run, { anchorMs, delayMs: delay * HOUR_MS, setName });
+      const rec = importStay(path, name, text, run, { anchorMs, delayMs: delay * HOUR_MS, setName }, outbox);
       if (rec !== undefined) pending.push(rec);
     } catch (e) {
       if (!(e instanceof ImportError)) throw e;
       run.problem(e);
     }
-    if (pending.length >= ENROLLMENT_BATCH) await run.enroll(pending.splice(0), { file: dir });
+    if (pending.length >= ENROLLMENT_BATCH) await send();
     opts.onFile?.(name);
   }
-  if (pending.length > 0) await run.enroll(pending, { file: dir });
+  await send();
+}
+
+/** A parsed message waiting for its patients' enrollment to be written first. */
+type Outgoing =
+  | { topic: 'patient-vitals'; msg: PatientVitals; at: Where }
+  | { topic: 'lab-results'; msg: LabResult; at: Where }
+  | { topic: 'adverse-events'; msg: AdverseEvent; at: Where };
+
+async function emitAll(run: ImportRun, out: readonly Outgoing[]): Promise<void> {
+  for (const o of out) {
+    const p =
+      o.topic === 'patient-vitals'
+        ? run.emit(o.topic, o.msg, o.at)
+        : o.topic === 'lab-results'
+          ? run.emit(o.topic, o.msg, o.at)
+          : run.emit(o.topic, o.msg, o.at);
+    if (p !== undefined) await p;
+  }
 }
 
 interface StayContext {
@@ -248,13 +273,15 @@ interface StayContext {
   setName: string;
 }
 
-async function importStay(
+/** Parses one stay into `out`; returns its enrollment record (undefined for a stay without rows). */
+function importStay(
   path: string,
   name: string,
   text: string,
   run: ImportRun,
   ctx: StayContext,
-): Promise<EnrollmentRecord | undefined> {
+  out: Outgoing[],
+): EnrollmentRecord | undefined {
   const lines = text.split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   const header = (lines[0] ?? '').replace(/\r$/, '');
@@ -364,14 +391,8 @@ async function importStay(
           `SepsisLabel ${label} is not 0 or 1`,
         );
       }
-      if (anyVital) {
-        const p = run.emit('patient-vitals', vitals, { file: path, row: r });
-        if (p !== undefined) await p;
-      }
-      for (const lab of labs) {
-        const p = run.emit('lab-results', lab, { file: path, row: r });
-        if (p !== undefined) await p;
-      }
+      if (anyVital) out.push({ topic: 'patient-vitals', msg: vitals, at: { file: path, row: r } });
+      for (const lab of labs) out.push({ topic: 'lab-results', msg: lab, at: { file: path, row: r } });
       if (label === 1 && onsetHour === undefined) onsetHour = hour + SEPSIS_LABEL_LEAD_HOURS;
     } catch (e) {
       if (!(e instanceof ImportError)) throw e;
@@ -401,8 +422,7 @@ async function importStay(
       serious: true,
       reported_by: SOURCE,
     };
-    const p = run.emit('adverse-events', ae, { file: path });
-    if (p !== undefined) await p;
+    out.push({ topic: 'adverse-events', msg: ae, at: { file: path } });
   }
   return {
     patient_id: patientId,

@@ -40,6 +40,7 @@ describe('sdtm on the CDISC pilot', () => {
     }
     const s = parquet.summary;
     expect(s.rows_skipped).toBe(0);
+    expect(parquet.sink.writesBeforeEnrollment).toBe(0);
     expect(s.enrollment).toBe(306);
     expect(s.messages).toEqual({
       'patient-vitals': 10_939,
