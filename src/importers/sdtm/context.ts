@@ -1,5 +1,5 @@
 import type { DateImputation } from '../../contracts/types.js';
-import { type ImputedDate, imputeEnd, imputeStart, type ParsedDate, parseDtc } from '../core/dates.js';
+import { type ImputedDate, type ParsedDate, parseDtc } from '../core/dates.js';
 import { ImportError } from '../core/errors.js';
 import type { ImportRun } from '../core/run.js';
 import type { Row, Table } from './table.js';
@@ -114,8 +114,6 @@ export function imputationFlags(d: ImputedDate): {
 } {
   return { timestamp_imputed: d.imputation !== 'none', date_imputation: d.imputation };
 }
-
-export { imputeEnd, imputeStart };
 
 /** Iterates a table's rows as Cells, applying the --on-error policy to each failing row. */
 export async function eachRow(
