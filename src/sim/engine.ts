@@ -703,9 +703,12 @@ export class Engine {
         }
         case AKI: {
           const tp = types.acute_kidney_injury;
-          const ratio = 1 + dev(s, 0, tp.target_ratio - 1, tp.overshoot_span);
+          // Creatinine lags the fall in GFR: it rises late in the prodrome; BUN, potassium, blood
+          // pressure and weight move first.
+          const sc = s < 1 ? s ** tp.creatinine_lag_exponent : s;
+          const ratio = 1 + dev(sc, 0, tp.target_ratio - 1, tp.overshoot_span);
           v[L.CREAT] = v[L.CREAT]! * ratio;
-          v[L.BUN] = v[L.BUN]! * (1 + (tp.signature.BUN ?? 0) * (ratio - 1));
+          v[L.BUN] = v[L.BUN]! * (1 + (tp.signature.BUN ?? 0) * s);
           v[L.K] = v[L.K]! + (tp.signature.K ?? 0) * s;
           break;
         }

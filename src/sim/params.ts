@@ -169,7 +169,11 @@ export const SimulatorParamsSchema = z.strictObject({
     }),
     types: z.strictObject({
       hepatotoxicity: z.strictObject({ ...TypeBase, hys_law_fraction: prob, target_uln: z.number().gt(3) }),
-      acute_kidney_injury: z.strictObject({ ...TypeBase, target_ratio: z.number().gt(1.5) }),
+      acute_kidney_injury: z.strictObject({
+        ...TypeBase,
+        target_ratio: z.number().gt(1.5),
+        creatinine_lag_exponent: z.number().min(1),
+      }),
       hypotension: z.strictObject({
         ...TypeBase,
         threshold: pos,
