@@ -14,9 +14,11 @@ import {
   Struct,
   Table,
   TimestampMillisecond,
+  tableFromIPC,
   tableToIPC,
   Utf8,
 } from 'apache-arrow';
+import { VectorAssembler } from 'apache-arrow/visitor/vectorassembler';
 import * as parquet from 'parquet-wasm/esm';
 import type { TopicName } from '../contracts/types.js';
 import { BRONZE_VERSION, bronzeColumns, type ColumnSpec } from './bronze-schema.js';
@@ -219,6 +221,24 @@ export function bronzeTable(topic: TopicName, rows: readonly BronzeRow[], ingest
   return new Table(schema, [new RecordBatch(schema, data)]);
 }
 
+/**
+ * apache-arrow's IPC writer emits an empty values buffer for an all-null Bool column, which arrow-rs
+ * (parquet-wasm) rejects ("Need at least N bytes for bitmap"). Send the real, zero-filled bitmap
+ * instead; the validity buffer (written before this visitor runs) still marks every value null.
+ */
+interface BoolLike {
+  nullCount: number;
+  length: number;
+  offset: number;
+  values: Uint8Array;
+}
+const assembler = VectorAssembler.prototype as unknown as { visitBool(this: unknown, d: BoolLike): unknown };
+const visitBool = assembler.visitBool;
+assembler.visitBool = function (this: unknown, d: BoolLike): unknown {
+  if (d.nullCount < d.length) return visitBool.call(this, d);
+  return visitBool.call(this, { nullCount: 0, length: d.length, offset: d.offset, values: d.values });
+};
+
 let wasmReady = false;
 /** parquet-wasm's node build is CommonJS inside an ESM package; the esm build is initialised by hand. */
 function initParquet(): void {
@@ -249,4 +269,10 @@ export function encodeBronzeFile(meta: BronzeFileMeta, rows: readonly BronzeRow[
     )
     .build();
   return parquet.writeParquet(wasmTable, props);
+}
+
+/** Decodes a bronze file back into an Arrow table (verification, tests). */
+export function decodeBronzeFile(bytes: Uint8Array): Table {
+  initParquet();
+  return tableFromIPC(parquet.readParquet(bytes).intoIPCStream());
 }
