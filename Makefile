@@ -57,3 +57,10 @@ bench: install
 
 clean:
 	rm -rf dist .local/stamps
+
+# Real-data benchmark (issue 6): PhysioNet 2019 .psv folders -> features -> train -> evaluate.
+# Without TEST: internal patient-level test split of TRAIN; with TEST: train on TRAIN, score TEST.
+.PHONY: eval-physionet
+eval-physionet:
+	@test -n "$(TRAIN)" || { echo "usage: make eval-physionet TRAIN=<dir> [TEST=<dir>]" >&2; exit 2; }
+	$(PY) bench/eval-physionet.bench.py --train "$(TRAIN)" $(if $(TEST),--test "$(TEST)")

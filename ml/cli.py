@@ -146,7 +146,7 @@ def _register(args: argparse.Namespace, params: object) -> int:
     name = params.training.registered_model
     if args.promote:
         registry.promote(client, name, args.promote)
-    out = {}
+    out: dict[str, str | None] = {}
     for alias in (registry.STAGING, registry.PRODUCTION):
         try:
             out[alias] = str(client.get_model_version_by_alias(name, alias).version)

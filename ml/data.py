@@ -51,7 +51,10 @@ def load_frame(path: Path) -> pd.DataFrame:
 def feature_set_for(frame: pd.DataFrame, path: Path | None = None) -> FeatureSet:
     meta = _companion(path)
     if meta is not None:
-        names = tuple(str(n) for n in meta["feature_names"])
+        listed = meta["feature_names"]
+        if not isinstance(listed, list):
+            raise DataError(f"{path}: feature_names.json: feature_names must be a list")
+        names = tuple(str(n) for n in listed)
         missing = [n for n in names if n not in frame.columns]
         if missing:
             raise DataError(f"{path}: feature_names.json lists columns the frame lacks: {missing[:5]}")

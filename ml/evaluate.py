@@ -47,7 +47,7 @@ def evaluate_scores(
         "test_auroc": auroc(y, p),
         "test_auprc": auprc(y, p),
         "test_ece": expected_calibration_error(y, p, params.training.calibration_bins),
-        "test_prevalence": float(np.mean(y)),
+        "test_prevalence": float(np.mean(y.astype(np.float64))),
         "operating_threshold": float(threshold),
     }
     for tag, t in (("at_0_5", 0.5), ("at_threshold", threshold)):

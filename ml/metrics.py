@@ -6,6 +6,7 @@ predictions without a model.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -63,12 +64,12 @@ class BinaryReport:
 
 
 def at_threshold(y: NDArray[np.generic], p: NDArray[np.generic], threshold: float) -> BinaryReport:
-    y = np.asarray(y).astype(bool)
-    pred = np.asarray(p) >= threshold
-    tp = int(np.sum(pred & y))
-    fp = int(np.sum(pred & ~y))
-    fn = int(np.sum(~pred & y))
-    tn = int(np.sum(~pred & ~y))
+    yb: NDArray[np.bool_] = np.asarray(y).astype(bool)
+    pred: NDArray[np.bool_] = np.asarray(p, dtype=np.float64) >= threshold
+    tp = int(np.sum(pred & yb))
+    fp = int(np.sum(pred & ~yb))
+    fn = int(np.sum(~pred & yb))
+    tn = int(np.sum(~pred & ~yb))
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -90,7 +91,7 @@ def age_group(age: NDArray[np.generic], edges: Sequence[float]) -> NDArray[np.st
     """Labels like '<50', '50-65', '>=80' for the age bin edges in params.yaml; missing ages -> 'unknown'."""
     age = np.asarray(age, dtype=np.float64)
     labels = [f"<{edges[0]:g}"]
-    labels += [f"{lo:g}-{hi:g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    labels += [f"{lo:g}-{hi:g}" for lo, hi in itertools.pairwise(edges)]
     labels.append(f">={edges[-1]:g}")
     idx = np.searchsorted(np.asarray(edges, dtype=np.float64), age, side="right")
     out = np.asarray(labels, dtype=object)[np.clip(idx, 0, len(labels) - 1)]
@@ -257,13 +258,13 @@ def best_utility_threshold(
     candidates: Sequence[float] | None = None,
 ) -> tuple[float, float]:
     """The threshold maximizing normalized utility on (validation) data: (threshold, utility)."""
-    scores = np.asarray(scores, dtype=np.float64)
+    s: FloatArray = np.asarray(scores, dtype=np.float64)
     if candidates is None:
-        candidates = np.unique(np.quantile(scores, np.linspace(0.5, 0.995, 40))).tolist()
+        candidates = np.unique(np.quantile(s, np.linspace(0.5, 0.995, 40))).tolist()
     table = utility_table(labels, patient_ids)
     best_t, best_u = 0.5, -np.inf
     for t in candidates:
-        u = table.normalized(scores >= t)
+        u = table.normalized(s >= t)
         if u > best_u:
             best_t, best_u = float(t), u
     return best_t, float(best_u)

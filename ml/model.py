@@ -119,7 +119,7 @@ class ServingModel(nn.Module):
         h = z
         for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
             h = torch.relu(h @ w.T + b)
-        out = (h @ self.weights[-1].T + self.biases[-1]).squeeze(-1)
+        out: torch.Tensor = (h @ self.weights[-1].T + self.biases[-1]).squeeze(-1)
         cal = self.get_buffer("cal")
         return out * cal[0] + cal[1]
 
@@ -131,7 +131,7 @@ class ServingModel(nn.Module):
             pre = h @ w.T + b
             masks.append((pre > 0).to(z.dtype))
             h = torch.relu(pre)
-        g = self.weights[-1] * self.get_buffer("cal")[0]  # [1, H_last]
+        g: torch.Tensor = self.weights[-1] * self.get_buffer("cal")[0]  # [1, H_last]
         for w, m in zip(reversed(list(self.weights[:-1])), reversed(masks), strict=True):
             g = (g * m) @ w  # [..., H_prev]
         return g

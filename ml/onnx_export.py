@@ -114,5 +114,7 @@ def metadata_for(
         "model_version": model_version,
         "horizon_hours": "" if horizon_hours is None else f"{horizon_hours:g}",
         "threshold": f"{threshold:.6f}",
-        "attribution": f"integrated_gradients(steps={ig_steps}, baseline=imputation, target=calibrated_logit)",
+        "attribution": (
+            f"integrated_gradients(steps={ig_steps}, baseline=imputation, target=calibrated_logit)"
+        ),
     }

@@ -49,7 +49,8 @@ def write_plots(
     save(fig, "precision_recall.png")
 
     edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    p = np.asarray(p, dtype=np.float64)
+    idx = np.clip(np.digitize(np.asarray(p, dtype=np.float64), edges) - 1, 0, bins - 1)
     mean_p = [float(np.mean(p[idx == b])) for b in range(bins) if np.any(idx == b)]
     frac_y = [float(np.mean(np.asarray(y)[idx == b])) for b in range(bins) if np.any(idx == b)]
     fig, ax = plt.subplots(figsize=(5, 5))

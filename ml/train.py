@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from ml import onnx_export
 from ml.evaluate import evaluate_scores, subgroups_json
@@ -77,6 +78,11 @@ def choose_threshold(recipe: TrainRecipe) -> float:
 
 
 def train(cfg: TrainConfig, opts: Options) -> dict[str, Any]:
+    return train_full(cfg, opts)[0]
+
+
+def train_full(cfg: TrainConfig, opts: Options) -> tuple[dict[str, Any], TrainRecipe, NDArray[np.float32]]:
+    """(summary, the finished recipe with its splits, calibrated test scores from ONNX Runtime)."""
     started = time.perf_counter()
     recipe = TrainRecipe(cfg)
     run(recipe)
@@ -130,6 +136,7 @@ def train(cfg: TrainConfig, opts: Options) -> dict[str, Any]:
         },
         "subgroups": subgroups_json(subgroups),
         "train_seconds": recipe.train_seconds,
+        "history": [asdict(h) for h in recipe.history],
     }
     (out / "evaluation").mkdir(parents=True, exist_ok=True)
     write_plots(
@@ -146,7 +153,7 @@ def train(cfg: TrainConfig, opts: Options) -> dict[str, Any]:
         )
     summary["seconds"] = time.perf_counter() - started
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
-    return summary
+    return summary, recipe, p_test
 
 
 def _card(
