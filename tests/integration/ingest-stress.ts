@@ -348,8 +348,8 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
       c.kill(sig);
     });
 
-  const t0 = performance.now();
-  let a = startIngester('A');
+  let t0 = performance.now();
+  let a: ChildProcess | undefined = o.chaos === false ? undefined : startIngester('A');
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const produceTimes: number[] = [];
@@ -383,6 +383,12 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     }
   })();
 
+  // Throughput mode: the whole backlog is in Kafka before the ingester starts (sustained rate).
+  if (a === undefined) {
+    await producing;
+    t0 = performance.now();
+    a = startIngester('A');
+  }
   let kills = 0;
   let rebalances = 0;
   let brokerRestarts = 0;
@@ -391,7 +397,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     const step = async (): Promise<void> => sleep(1500 + r() * 2500);
     for (let k = 0; k < o.kills; k++) {
       await step();
-      await killed(a, 'SIGKILL');
+      if (a !== undefined) await killed(a, 'SIGKILL');
       kills++;
       log(`SIGKILL #${kills}`);
       a = startIngester(`A${k + 1}`);
