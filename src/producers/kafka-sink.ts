@@ -13,6 +13,8 @@ export interface KafkaSinkOptions {
   /** Messages per sendBatch; a full batch is sent while the next one fills. */
   batchSize?: number;
   enrollment: EnrollmentWriter;
+  /** Prepended to every topic name (tests write to their own topics; default none). */
+  topicPrefix?: string;
   /** Runs after the producer disconnects (e.g. closing the enrollment store's pool). */
   onClose?: () => Promise<void>;
 }
@@ -28,6 +30,7 @@ export class KafkaSink implements EventSink {
   readonly #batchSize: number;
   readonly #enrollment: EnrollmentWriter;
   readonly #onClose: (() => Promise<void>) | undefined;
+  readonly #prefix: string;
   readonly #pending = new Map<TopicName, Message[]>();
   readonly #counts: Record<TopicName, number>;
   #queued = 0;
@@ -39,6 +42,7 @@ export class KafkaSink implements EventSink {
     this.#batchSize = opts.batchSize ?? 5000;
     this.#enrollment = opts.enrollment;
     this.#onClose = opts.onClose;
+    this.#prefix = opts.topicPrefix ?? '';
     for (const t of TOPICS) this.#pending.set(t, []);
     this.#counts = Object.fromEntries(TOPICS.map((t) => [t, 0])) as Record<TopicName, number>;
   }
@@ -81,7 +85,7 @@ export class KafkaSink implements EventSink {
     if (this.#failure !== undefined) throw this.#failure;
     const topicMessages = [];
     for (const [topic, messages] of this.#pending) {
-      if (messages.length > 0) topicMessages.push({ topic, messages: messages.splice(0) });
+      if (messages.length > 0) topicMessages.push({ topic: this.#prefix + topic, messages: messages.splice(0) });
     }
     this.#queued = 0;
     if (topicMessages.length === 0) return;
