@@ -85,7 +85,8 @@ export class KafkaSink implements EventSink {
     if (this.#failure !== undefined) throw this.#failure;
     const topicMessages = [];
     for (const [topic, messages] of this.#pending) {
-      if (messages.length > 0) topicMessages.push({ topic: this.#prefix + topic, messages: messages.splice(0) });
+      if (messages.length > 0)
+        topicMessages.push({ topic: this.#prefix + topic, messages: messages.splice(0) });
     }
     this.#queued = 0;
     if (topicMessages.length === 0) return;

@@ -30,7 +30,9 @@ afterAll(async () => {
   await admin.deleteTopics({ topics: TOPICS.map((t) => prefix + t) }).catch(() => undefined);
   await admin.disconnect();
   if (pool !== undefined) {
-    await pool.query('DELETE FROM enrollment WHERE trial_id = $1', [`IT${process.pid}`]).catch(() => undefined);
+    await pool
+      .query('DELETE FROM enrollment WHERE trial_id = $1', [`IT${process.pid}`])
+      .catch(() => undefined);
     await pool.end();
   }
 });
@@ -45,14 +47,24 @@ describe('simulate --to kafka (integration)', () => {
 
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: TOPICS.map((t) => ({ topic: prefix + t, numPartitions: 3 })), waitForLeaders: true });
+    await admin.createTopics({
+      topics: TOPICS.map((t) => ({ topic: prefix + t, numPartitions: 3 })),
+      waitForLeaders: true,
+    });
     await admin.disconnect();
 
     const params = { ...loadParams().simulator, trial_id: `IT${process.pid}` };
     const store = new PgEnrollmentStore(pool);
     const sink = await KafkaSink.connect({ brokers, enrollment: store, topicPrefix: prefix, batchSize: 500 });
     const manifest = await simulate(
-      { patients: 4, days: 1, seed: 3, startMs: Date.parse('2024-01-01T00:00:00Z'), scenario: 'baseline', rate: { kind: 'max' } },
+      {
+        patients: 4,
+        days: 1,
+        seed: 3,
+        startMs: Date.parse('2024-01-01T00:00:00Z'),
+        scenario: 'baseline',
+        rate: { kind: 'max' },
+      },
       { params, sink, clock: new SimulatedClock() },
     );
     await sink.close();
@@ -71,7 +83,12 @@ describe('simulate --to kafka (integration)', () => {
           const t = topic.slice(prefix.length) as TopicName;
           const value = message.value?.toString('utf8') ?? '';
           const r = contracts.checkRaw(t, value, Date.parse('2024-01-02T00:00:00Z'));
-          seen.push({ topic: t, key: message.key?.toString('utf8') ?? '', ok: r.ok, patient: r.ok ? r.value.patient_id : '' });
+          seen.push({
+            topic: t,
+            key: message.key?.toString('utf8') ?? '',
+            ok: r.ok,
+            patient: r.ok ? r.value.patient_id : '',
+          });
           if (seen.length >= expected) {
             clearTimeout(timer);
             resolve();
@@ -84,7 +101,10 @@ describe('simulate --to kafka (integration)', () => {
     expect(seen.every((s) => s.ok)).toBe(true);
     expect(seen.every((s) => s.key === s.patient)).toBe(true);
 
-    const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM enrollment WHERE trial_id = $1', [params.trial_id]);
+    const { rows } = await pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM enrollment WHERE trial_id = $1',
+      [params.trial_id],
+    );
     expect(Number(rows[0]?.n)).toBe(4);
     const one = await store.get(`${params.trial_id}-S01-0001`).catch(() => undefined);
     if (one !== undefined) expect(one.trial_id).toBe(params.trial_id);

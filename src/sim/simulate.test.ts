@@ -52,3 +52,35 @@ describe('simulator output', () => {
     expect(Math.abs(otherBefore - otherAfter)).toBeLessThan(0.5);
   }, 60_000);
 });
+
+describe('pacing', () => {
+  it('--rate xN never sends a message before its simulated time has come on the injected clock', async () => {
+    const { loadParams } = await import('../config/params.js');
+    const { MemorySink } = await import('../producers/memory-sink.js');
+    const { simulate } = await import('./run.js');
+    const { SimulatedClock } = await import('./time.js');
+    const clock = new SimulatedClock(1_000_000);
+    const startMs = Date.parse('2024-01-01T00:00:00Z');
+    const factor = 3600;
+    let late = 0;
+    let n = 0;
+    const inner = new MemorySink();
+    const sink = Object.assign(Object.create(inner) as MemorySink, {
+      write(topic: (typeof TOPICS)[number], key: string, value: string) {
+        const m = /"(?:timestamp|report_timestamp)":"([^"]+)"/.exec(value);
+        const simNow = startMs + (clock.now() - 1_000_000) * factor;
+        if (m?.[1] !== undefined && Date.parse(m[1]) > simNow) late++;
+        n++;
+        return inner.write(topic, key, value);
+      },
+    });
+    await simulate(
+      { patients: 3, days: 1, seed: 1, startMs, scenario: 'baseline', rate: { kind: 'paced', factor } },
+      { params: loadParams().simulator, sink, clock },
+    );
+    expect(n).toBeGreaterThan(100);
+    expect(late).toBe(0);
+    // One simulated day at 3600x is 24 s of (injected) wall time.
+    expect(clock.now() - 1_000_000).toBeCloseTo(24_000, -1);
+  });
+});
