@@ -33,7 +33,9 @@ export function aeStats(sink: MemorySink, endMs: number): AeStats {
   const group = (key: (e: EnrollmentRecord) => string) => {
     const out: Record<string, { patientDays: number; eventDays: number; rate: number }> = {};
     for (const e of sink.enrollment) {
-      const g = (out[key(e)] ??= { patientDays: 0, eventDays: 0, rate: 0 });
+      const k = key(e);
+      const g = out[k] ?? { patientDays: 0, eventDays: 0, rate: 0 };
+      out[k] = g;
       g.patientDays += days.get(e.patient_id) ?? 0;
     }
     for (const k of eventDays) {
