@@ -33,13 +33,21 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name)
         p.add_argument("--since", type=_instant, required=True, help="ISO 8601 instant (UTC if no offset)")
         p.add_argument("--until", type=_instant, required=True, help="exclusive")
-        p.add_argument("--lake", type=_lake, default=str(LOCAL_DIR / "lake"), help="path or s3a://bucket/prefix")
+        p.add_argument(
+            "--lake", type=_lake, default=str(LOCAL_DIR / "lake"), help="path or s3a://bucket/prefix"
+        )
         p.add_argument("--master", default=None, help="Spark master (default local[*])")
         p.add_argument("--params", type=Path, default=None, help="params.yaml (default: the repository's)")
-        p.add_argument("--no-mlflow", action="store_true", help="skip MLflow logging (the report is still written)")
-    sub.choices["silver"].add_argument("--now", type=_instant, default=None, help="processing time (default: now)")
+        p.add_argument(
+            "--no-mlflow", action="store_true", help="skip MLflow logging (the report is still written)"
+        )
     sub.choices["silver"].add_argument(
-        "--jdbc-url", default=None, help="Postgres enrollment, e.g. jdbc:postgresql://127.0.0.1:55432/aepred?user=aepred"
+        "--now", type=_instant, default=None, help="processing time (default: now)"
+    )
+    sub.choices["silver"].add_argument(
+        "--jdbc-url",
+        default=None,
+        help="Postgres enrollment, e.g. jdbc:postgresql://127.0.0.1:55432/aepred?user=aepred",
     )
     f = sub.choices["features"]
     f.add_argument("--cadence-hours", type=float, default=None, help="snapshot cadence (default params.yaml)")
@@ -55,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.spark import build_session
 
     jdbc_url = getattr(args, "jdbc_url", None) or os.environ.get("AEPRED_ENROLLMENT_JDBC_URL")
-    spark = build_session(args.master, app=f"aepred-{args.cmd}", jdbc=bool(jdbc_url), s3a=args.lake.startswith("s3a://"))
+    spark = build_session(
+        args.master, app=f"aepred-{args.cmd}", jdbc=bool(jdbc_url), s3a=args.lake.startswith("s3a://")
+    )
     params = load_params(args.params)
     fs = default_feature_set()
     if args.cmd == "silver":

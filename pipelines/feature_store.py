@@ -107,7 +107,13 @@ def write_metadata(
         "feature_set_version": fs.version,
         "created": created.astimezone(UTC).isoformat(),
         "features": [
-            {"name": f.name, "dtype": f.dtype, "unit": f.unit, "description": f.description, "statistics": stats[f.name]}
+            {
+                "name": f.name,
+                "dtype": f.dtype,
+                "unit": f.unit,
+                "description": f.description,
+                "statistics": stats[f.name],
+            }
             for f in fs.features
         ],
     }
@@ -139,7 +145,10 @@ def get_training_frame(
     """
     fs = fs or default_feature_set()
     base = folder(root or LOCAL_DIR / "lake" / "features", fs)
-    lo, hi = pd.Timestamp(start, tz="UTC") if isinstance(start, str) else pd.Timestamp(start), pd.Timestamp(end)
+    lo, hi = (
+        pd.Timestamp(start, tz="UTC") if isinstance(start, str) else pd.Timestamp(start),
+        pd.Timestamp(end),
+    )
     if hi.tzinfo is None:
         hi = hi.tz_localize("UTC")
     if lo.tzinfo is None:
@@ -158,7 +167,11 @@ def get_training_frame(
     ent["timestamp"] = pd.to_datetime(ent["timestamp"], utc=True).astype(df["snapshot_time"].dtype)
     ent = ent.sort_values("timestamp", kind="stable")
     joined = pd.merge_asof(
-        ent, df.sort_values("snapshot_time"), left_on="timestamp", right_on="snapshot_time", by="patient_id",
+        ent,
+        df.sort_values("snapshot_time"),
+        left_on="timestamp",
+        right_on="snapshot_time",
+        by="patient_id",
         direction="backward",
     )
     return joined.sort_index()

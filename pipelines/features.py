@@ -25,7 +25,9 @@ from pipelines.ops import DAY_MS, HOUR_MS, MedEvent, Patient, Series, compute, l
 from pipelines.silver import FFILL_VITALS
 
 KIND_VITAL, KIND_LAB, KIND_MED, KIND_AE = 0, 1, 2, 3
-EVENTS_SCHEMA = "patient_id string, kind int, signal string, ev long, arr long, value double, end long, action string"
+EVENTS_SCHEMA = (
+    "patient_id string, kind int, signal string, ev long, arr long, value double, end long, action string"
+)
 
 
 def _ms(d: datetime) -> int:
@@ -53,7 +55,9 @@ def events_frame(spark: SparkSession, lake: str, until: datetime, horizon_ms: in
         # Only observed values: forward-filled ones are silver's convenience, and would shrink std.
         cells = F.array(
             *[
-                F.struct(F.lit(v).alias("signal"), F.col(v).alias("value"), F.col(f"{v}_imputed").alias("imp"))
+                F.struct(
+                    F.lit(v).alias("signal"), F.col(v).alias("value"), F.col(f"{v}_imputed").alias("imp")
+                )
                 for v in FFILL_VITALS
             ]
         )
@@ -181,7 +185,15 @@ def make_kernel(
 ) -> Any:
     names = fs.names
     empty = pd.DataFrame({n: pd.Series(dtype="float64") for n, _ in output_columns(fs)})
-    empty = empty.astype({"patient_id": "object", "snapshot_time": "int64", "label": "int32", "label_complete": "int32", "date": "object"})
+    empty = empty.astype(
+        {
+            "patient_id": "object",
+            "snapshot_time": "int64",
+            "label": "int32",
+            "label_complete": "int32",
+            "date": "object",
+        }
+    )
 
     def kernel(pdf: pd.DataFrame) -> pd.DataFrame:
         pid = str(pdf["patient_id"].iloc[0])
@@ -256,7 +268,9 @@ def run_features(
     if log_mlflow:
         from pipelines.validation import log_statistics
 
-        run_id = log_statistics(stats, fs, {"since": since.isoformat(), "until": until.isoformat(), "lake": lake})
+        run_id = log_statistics(
+            stats, fs, {"since": since.isoformat(), "until": until.isoformat(), "lake": lake}
+        )
     return {
         "rows": table.num_rows,
         "patients": len(set(table.column("patient_id").to_pylist())),

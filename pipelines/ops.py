@@ -44,7 +44,9 @@ class Series:
     value: F64
 
     @staticmethod
-    def build(event: Sequence[int] | I64, arrival: Sequence[int] | I64, value: Sequence[float] | F64) -> Series:
+    def build(
+        event: Sequence[int] | I64, arrival: Sequence[int] | I64, value: Sequence[float] | F64
+    ) -> Series:
         e = np.asarray(event, dtype=np.int64)
         a = np.asarray(arrival, dtype=np.int64)
         v = np.asarray(value, dtype=np.float64)

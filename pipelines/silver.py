@@ -154,7 +154,7 @@ def _exists(spark: SparkSession, path: str) -> bool:
     jvm = spark.sparkContext._jvm
     assert jvm is not None
     p = jvm.org.apache.hadoop.fs.Path(path)
-    fs = p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+    fs = p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     return bool(fs.exists(p))
 
 
@@ -183,7 +183,9 @@ def _normalize_unit(unit: Column, aliases: dict[str, str]) -> Column:
     return F.coalesce(mapping[u], u)
 
 
-def _vitals(df: DataFrame, units: UnitsTable, ranges: dict[str, tuple[float, float]]) -> tuple[DataFrame, Column]:
+def _vitals(
+    df: DataFrame, units: UnitsTable, ranges: dict[str, tuple[float, float]]
+) -> tuple[DataFrame, Column]:
     aliases = units.spec.unit_aliases
     spec = units.spec.vitals
     # Absent unit means the contract's default: C for temperature (contracts/bronze.md).
@@ -196,9 +198,7 @@ def _vitals(df: DataFrame, units: UnitsTable, ranges: dict[str, tuple[float, flo
     out = df
     for name, expr in conv.items():
         out = out.withColumn(f"_c_{name}", expr)
-    unit_bad = reduce(
-        lambda a, b: a | b, [F.col(n).isNotNull() & F.col(f"_c_{n}").isNull() for n in conv]
-    )
+    unit_bad = reduce(lambda a, b: a | b, [F.col(n).isNotNull() & F.col(f"_c_{n}").isNull() for n in conv])
     out = out.withColumn("_unit_bad", unit_bad)
     for name in conv:
         out = out.withColumn(name, F.col(f"_c_{name}")).drop(f"_c_{name}")
@@ -219,7 +219,8 @@ def _labs(spark: SparkSession, df: DataFrame, units: UnitsTable) -> tuple[DataFr
         "_spelling string, test_code string, _unit string, _offset double, _multiply double, _divide double",
     )
     canon = spark.createDataFrame(
-        sorted((code, q.canonical) for code, q in units.spec.labs.items()), "test_code string, canonical_unit string"
+        sorted((code, q.canonical) for code, q in units.spec.labs.items()),
+        "test_code string, canonical_unit string",
     )
     norm = _normalize_unit(F.col("unit"), units.spec.unit_aliases)
     joined = (
@@ -307,9 +308,14 @@ def run_silver(
         df = df.join(F.broadcast(enrollment), "patient_id", "left")
         common = F.array_compact(
             F.array(
-                F.when(F.col("patient_id").isNull() | (F.trim(F.col("patient_id")) == ""), F.lit("missing_patient_id")),
+                F.when(
+                    F.col("patient_id").isNull() | (F.trim(F.col("patient_id")) == ""),
+                    F.lit("missing_patient_id"),
+                ),
                 F.when(F.col("_e_site_id").isNull(), F.lit("unknown_patient")),
-                F.when((F.col("event_time") > now) | (F.col("arrival_time") > now), F.lit("future_timestamp")),
+                F.when(
+                    (F.col("event_time") > now) | (F.col("arrival_time") > now), F.lit("future_timestamp")
+                ),
             )
         )
         df = _site_column(df).withColumn("_dq", F.concat(common, topic_checks)).cache()
@@ -322,14 +328,21 @@ def run_silver(
             .orderBy("rule", "trial_site_id")
             .collect()
         )
-        report.rules += [{"topic": topic, "site": r["trial_site_id"], "rule": r["rule"], "rows": r["count"]} for r in failed]
+        report.rules += [
+            {"topic": topic, "site": r["trial_site_id"], "rule": r["rule"], "rows": r["count"]}
+            for r in failed
+        ]
         clean = df.where(F.size("_dq") == 0)
         if topic == "patient-vitals":
             clean = _ffill(clean, duration_ms(fs.settings.ffill_limit))
         if topic == "medications":
             clean = clean.withColumn("drug_name", F.lower(F.trim("drug_name")))
         out = clean.where(F.col("date").isin(keep_dates)).drop(
-            "_dq", "_e_trial_id", "_e_site_id", "_unit_bad", *[c for c in raw.columns if c.startswith("_kafka")]
+            "_dq",
+            "_e_trial_id",
+            "_e_site_id",
+            "_unit_bad",
+            *[c for c in raw.columns if c.startswith("_kafka")],
         )
         out = out.withColumn("date", F.date_format("event_time", "yyyy-MM-dd"))
         # Silver is read by event time; sorting inside each file keeps reads cheap and output stable.

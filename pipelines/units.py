@@ -73,7 +73,9 @@ class UnitsTable:
         c = self.conversion(kind, code, unit)
         return (value - c.offset) * c.multiply / c.divide
 
-    def convert(self, kind: str, code: str, value: float, from_unit: str | None, to_unit: str | None) -> float:
+    def convert(
+        self, kind: str, code: str, value: float, from_unit: str | None, to_unit: str | None
+    ) -> float:
         canonical = self.to_canonical(kind, code, value, from_unit)
         c = self.conversion(kind, code, to_unit)
         return canonical * c.divide / c.multiply + c.offset

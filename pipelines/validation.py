@@ -37,7 +37,9 @@ def fit_reference(frame: pd.DataFrame, fs: FeatureSet, sample_rows: int, seed: i
         ok = x[np.isfinite(x)]
         # A feature never observed in training imputes to 0 rather than NaN: the model must get a number.
         medians[name] = float(np.median(ok)) if ok.size else 0.0
-        samples[name] = np.sort(rng.choice(ok, size=min(sample_rows, ok.size), replace=False)) if ok.size else ok
+        samples[name] = (
+            np.sort(rng.choice(ok, size=min(sample_rows, ok.size), replace=False)) if ok.size else ok
+        )
     return Reference(medians, samples)
 
 
@@ -69,11 +71,17 @@ def ks_2samp(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 NAN = float("nan")
 
 
-def drift(batch: pd.DataFrame, ref: Reference, fs: FeatureSet, alpha: float) -> dict[str, dict[str, float | bool]]:
+def drift(
+    batch: pd.DataFrame, ref: Reference, fs: FeatureSet, alpha: float
+) -> dict[str, dict[str, float | bool]]:
     out: dict[str, dict[str, float | bool]] = {}
     for name in fs.names:
         d, p = ks_2samp(batch[name].to_numpy(np.float64, na_value=np.nan), ref.samples[name])
-        out[name] = {"ks_statistic": d, "p_value": p, "drifted": bool(p < alpha) if not math.isnan(p) else False}
+        out[name] = {
+            "ks_statistic": d,
+            "p_value": p,
+            "drifted": bool(p < alpha) if not math.isnan(p) else False,
+        }
     return out
 
 

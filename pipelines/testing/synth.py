@@ -62,7 +62,9 @@ def _ts(ms: np.ndarray) -> pa.Array:
     return pa.array(ms.astype("datetime64[ms]"), type=bronze.TS)
 
 
-def _lineage(topic: str, n: int, offset0: int, pids: list[str] | pa.Array, ingested_ms: int) -> dict[str, Any]:
+def _lineage(
+    topic: str, n: int, offset0: int, pids: list[str] | pa.Array, ingested_ms: int
+) -> dict[str, Any]:
     off = np.arange(offset0, offset0 + n, dtype=np.int64)
     return {
         "_kafka_topic": pa.array([topic] * n, pa.string()),
@@ -120,7 +122,7 @@ def write_topic(lake: Path, topic: str, table: pa.Table) -> int:
                 compression="zstd",
                 row_group_size=max(sub.num_rows, 1),
             )
-    return table.num_rows
+    return int(table.num_rows)
 
 
 def write_enrollment(lake: Path, rows: list[dict[str, Any]]) -> Path:
@@ -158,12 +160,18 @@ def synthesize(
             "site_id": site_of[i],
             "arm": "treatment" if i % 2 == 0 else "control",
             "arm_role": "treatment" if i % 2 == 0 else "control",
-            "enrollment_date": str(np.datetime64(start_ms + int(enroll_day[i]) * DAY_MS, "ms").astype("datetime64[D]")),
+            "enrollment_date": str(
+                np.datetime64(start_ms + int(enroll_day[i]) * DAY_MS, "ms").astype("datetime64[D]")
+            ),
             "age": int(rng.integers(30, 85)),
             "sex": "M" if rng.random() < 0.5 else "F",
             "height_cm": round(float(rng.normal(170, 9)), 1),
             "weight_kg": round(float(rng.normal(78, 12)), 1),
-            "comorbidities": sorted(rng.choice(["diabetes", "hypertension", "ckd", "copd"], int(rng.integers(0, 3)), replace=False).tolist()),
+            "comorbidities": sorted(
+                rng.choice(
+                    ["diabetes", "hypertension", "ckd", "copd"], int(rng.integers(0, 3)), replace=False
+                ).tolist()
+            ),
             "source": "synth",
         }
         for i, pid in enumerate(pids)
@@ -173,7 +181,7 @@ def synthesize(
     # Adverse events: about one per patient-month, each with a 24 h prodrome in the vitals.
     n_ae = rng.poisson(max(1.0, patients * days / 30.0))
     ae_pid = rng.integers(0, patients, n_ae)
-    ae_ms = start_ms + rng.integers(DAY_MS, days * DAY_MS, n_ae)
+    ae_ms = start_ms + rng.integers(DAY_MS if days > 1 else 0, days * DAY_MS, n_ae)
     ae_delay = rng.integers(1, 48, n_ae) * HOUR_MS
     ae_type = rng.integers(0, len(AE_TYPES), n_ae)
     prodrome = rng.random(n_ae) < 0.7  # some events come without warning
@@ -251,10 +259,17 @@ def synthesize(
         li = np.tile(np.arange(len(LABS)), patients)
         lms = d0 + 6 * HOUR_MS + rng.integers(0, 60, n_l) * MIN_MS
         rep = lms + rng.integers(2, 30, n_l) * HOUR_MS
-        vals = np.array([LABS[i][2] for i in li]) + rng.normal(0, 1, n_l) * np.array([LABS[i][3] for i in li]) * 0.3
+        vals = (
+            np.array([LABS[i][2] for i in li])
+            + rng.normal(0, 1, n_l) * np.array([LABS[i][3] for i in li]) * 0.3
+        )
         # Lab prodromes: the organ the event hits drifts in the two days before it.
         for k in np.flatnonzero(prodrome & (ae_ms > d0) & (ae_ms <= d0 + 2 * DAY_MS)):
-            target = {"hepatotoxicity": ("ALT", 3.0), "acute_kidney_injury": ("CREAT", 1.6), "neutropenia": ("NEUT", 0.4)}
+            target = {
+                "hepatotoxicity": ("ALT", 3.0),
+                "acute_kidney_injury": ("CREAT", 1.6),
+                "neutropenia": ("NEUT", 0.4),
+            }
             hit = target.get(AE_TYPES[ae_type[k]])
             if hit:
                 sel = (lp == ae_pid[k]) & (li == [c for c, *_ in LABS].index(hit[0]))
@@ -287,7 +302,9 @@ def synthesize(
         }
         lcols |= _lineage("lab-results", n_l, offset["lab-results"], lpid, d0 + DAY_MS)
         offset["lab-results"] += n_l
-        rows["lab-results"] = rows.get("lab-results", 0) + write_topic(lake, "lab-results", _table("lab-results", lcols, n_l))
+        rows["lab-results"] = rows.get("lab-results", 0) + write_topic(
+            lake, "lab-results", _table("lab-results", lcols, n_l)
+        )
 
     # Medications: the study drug from enrollment; some patients take an interacting conmed for a week.
     med: dict[str, list[Any]] = {k: [] for k in ("pid", "ms", "drug", "action")}
