@@ -116,6 +116,36 @@ class Ingest(BaseModel):
     session_timeout_ms: int = Field(ge=6000)
 
 
+class RateLimit(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max: int = Field(ge=1)
+    window_seconds: float = Field(gt=0)
+
+
+class AuditParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    group_commit_max_rows: int = Field(ge=1)
+    digest_interval_seconds: float = Field(gt=0)
+
+
+class Api(BaseModel):
+    """Serving (src/api/, TypeScript); mirrored so the file validates here too."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_max: int = Field(ge=1, le=10_000)
+    body_limit_bytes: int = Field(ge=1024)
+    max_future_skew_seconds: float = Field(ge=0)
+    request_timeout_seconds: float = Field(gt=0)
+    rate_limit: RateLimit
+    sse_buffer: int = Field(ge=1)
+    sse_heartbeat_seconds: float = Field(gt=0)
+    api_key_cache_seconds: float = Field(ge=0)
+    audit: AuditParams
+
+
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -126,6 +156,7 @@ class Params(BaseModel):
     silver: Silver
     features: Features
     labels: Labels
+    api: Api
 
 
 class ParamsError(ValueError):

@@ -72,6 +72,23 @@ const IngestSchema = z
   });
 export type IngestParams = z.infer<typeof IngestSchema>;
 
+/** Serving (issue 8, src/api/): limits the service enforces and the audit trail's batching. */
+const ApiSchema = z.strictObject({
+  batch_max: z.number().int().min(1).max(10_000),
+  body_limit_bytes: z.number().int().min(1024),
+  max_future_skew_seconds: z.number().nonnegative(),
+  request_timeout_seconds: z.number().positive(),
+  rate_limit: z.strictObject({ max: z.number().int().positive(), window_seconds: z.number().positive() }),
+  sse_buffer: z.number().int().min(1),
+  sse_heartbeat_seconds: z.number().positive(),
+  api_key_cache_seconds: z.number().nonnegative(),
+  audit: z.strictObject({
+    group_commit_max_rows: z.number().int().min(1),
+    digest_interval_seconds: z.number().positive(),
+  }),
+});
+export type ApiParams = z.infer<typeof ApiSchema>;
+
 export const ParamsSchema = z.strictObject({
   seed: z.number().int().nonnegative(),
   training: TrainingSchema,
@@ -81,6 +98,7 @@ export const ParamsSchema = z.strictObject({
   labels: LabelsSchema,
   ingest: IngestSchema,
   simulator: SimulatorParamsSchema,
+  api: ApiSchema,
 });
 
 export type Params = z.infer<typeof ParamsSchema>;
