@@ -7,7 +7,7 @@
  *   BENCH_LIMIT=2000 BENCH_RUNS=1 npx tsx bench/import-physionet.bench.ts   # quick look (not saved)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { contracts } from '../src/contracts/validator.js';
 import { ImportRun, type ImportSummary } from '../src/importers/core/run.js';
@@ -20,10 +20,11 @@ const DIR = resolve(REPO_ROOT, '../shared/data/physionet2019/training_setA');
 const limit = process.env.BENCH_LIMIT === undefined ? undefined : Number(process.env.BENCH_LIMIT);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 
-async function once(): Promise<{ seconds: number; summary: ImportSummary }> {
+async function once(): Promise<{ seconds: number; cpuSeconds: number; summary: ImportSummary }> {
   const out = mkdtempSync(join(tmpdir(), 'aepred-bench-physionet-'));
   const sink = new DirSink(out);
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   try {
     const run = new ImportRun({
       importer: 'physionet2019',
@@ -35,18 +36,28 @@ async function once(): Promise<{ seconds: number; summary: ImportSummary }> {
     await importPhysionet(DIR, run, limit === undefined ? {} : { limit });
     const summary = await run.finish();
     await sink.close();
-    return { seconds: (performance.now() - start) / 1000, summary };
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      seconds: (performance.now() - start) / 1000,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      summary,
+    };
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
 }
 
 let last: ImportSummary | undefined;
+/** Events per CPU-second of this process: less moved by other work on a shared machine than wall time. */
+const perCpuSecond: number[] = [];
+// Other work on the machine moves the numbers; the 1-minute load average says how busy it was.
+const loadBefore = loadavg()[0];
 const measure = async (): Promise<number> => {
-  const { seconds, summary } = await once();
+  const { seconds, cpuSeconds, summary } = await once();
   last = summary;
   const events = Object.values(summary.messages).reduce((a, b) => a + b, 0);
   const rate = events / seconds;
+  perCpuSecond.push(Math.round(events / cpuSeconds));
   process.stderr.write(
     `${summary.files} stays, ${events} events in ${seconds.toFixed(2)} s: ${Math.round(rate)} events/s\n`,
   );
@@ -72,6 +83,8 @@ if (limit !== undefined) {
     const path = resolve(REPO_ROOT, 'bench/results/import-physionet.json');
     const saved = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
     saved.extra = {
+      load_average_1m_before_after: [loadBefore, loadavg()[0]],
+      events_per_cpu_second: perCpuSecond,
       stays: summary.files,
       rows: summary.rows,
       messages: summary.messages,
