@@ -146,6 +146,52 @@ class Api(BaseModel):
     audit: AuditParams
 
 
+class ActorRestart(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    initial_backoff_ms: int = Field(ge=0)
+    max_backoff_ms: int = Field(ge=1)
+    factor: float = Field(ge=1)
+    max_restarts: int = Field(ge=0)
+    within_seconds: float = Field(gt=0)
+
+
+class Actors(BaseModel):
+    """Patient actors (src/actors/, TypeScript); mirrored so the file validates here too."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    score_throttle_minutes: float = Field(ge=0)
+    passivate_idle_minutes: float = Field(gt=0)
+    snapshot_interval_seconds: float = Field(gt=0)
+    retention_slack_minutes: float = Field(ge=0)
+    restart: ActorRestart
+
+
+class Alerts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    watch_threshold: float = Field(gt=0, lt=1)
+    high_threshold: float = Field(gt=0, lt=1)
+    hysteresis: float = Field(ge=0, lt=1)
+    cooldown_minutes: float = Field(ge=0)
+    top_risk_factors: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> Alerts:
+        if not self.watch_threshold < self.high_threshold:
+            raise ValueError("watch_threshold must be below high_threshold")
+        if not self.hysteresis < self.watch_threshold:
+            raise ValueError("hysteresis must be below watch_threshold")
+        return self
+
+
+class Canary(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    share: float = Field(ge=0, le=1)
+
+
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -157,6 +203,9 @@ class Params(BaseModel):
     features: Features
     labels: Labels
     api: Api
+    actors: Actors
+    alerts: Alerts
+    canary: Canary
 
 
 class ParamsError(ValueError):

@@ -89,6 +89,35 @@ const ApiSchema = z.strictObject({
 });
 export type ApiParams = z.infer<typeof ApiSchema>;
 
+/** Patient actors, alerts and canary routing (issue 7, src/actors/, src/supervisors/). */
+const ActorsSchema = z.strictObject({
+  score_throttle_minutes: z.number().nonnegative(),
+  passivate_idle_minutes: z.number().positive(),
+  snapshot_interval_seconds: z.number().positive(),
+  retention_slack_minutes: z.number().nonnegative(),
+  restart: z.strictObject({
+    initial_backoff_ms: z.number().int().nonnegative(),
+    max_backoff_ms: z.number().int().positive(),
+    factor: z.number().min(1),
+    max_restarts: z.number().int().nonnegative(),
+    within_seconds: z.number().positive(),
+  }),
+});
+export type ActorsParams = z.infer<typeof ActorsSchema>;
+const AlertsSchema = z
+  .strictObject({
+    watch_threshold: unit,
+    high_threshold: unit,
+    hysteresis: z.number().min(0).lt(1),
+    cooldown_minutes: z.number().nonnegative(),
+    top_risk_factors: z.number().int().min(1),
+  })
+  .refine((a) => a.watch_threshold < a.high_threshold, 'watch_threshold must be below high_threshold')
+  .refine((a) => a.hysteresis < a.watch_threshold, 'hysteresis must be below watch_threshold');
+export type AlertsParams = z.infer<typeof AlertsSchema>;
+const CanarySchema = z.strictObject({ share: z.number().min(0).max(1) });
+export type CanaryParams = z.infer<typeof CanarySchema>;
+
 export const ParamsSchema = z.strictObject({
   seed: z.number().int().nonnegative(),
   training: TrainingSchema,
@@ -99,6 +128,9 @@ export const ParamsSchema = z.strictObject({
   ingest: IngestSchema,
   simulator: SimulatorParamsSchema,
   api: ApiSchema,
+  actors: ActorsSchema,
+  alerts: AlertsSchema,
+  canary: CanarySchema,
 });
 
 export type Params = z.infer<typeof ParamsSchema>;
