@@ -20,9 +20,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="cmd", required=True)
 
     t = sub.add_parser("train", help="train, export ONNX, evaluate, gate, log to MLflow, optionally register")
+    t.add_argument("--data", type=Path, help="training frame: .parquet, Parquet folder or .csv")
     t.add_argument(
-        "--data", type=Path, required=True, help="training frame: .parquet, Parquet folder or .csv"
+        "--feature-store", type=Path, help="offline feature store root (issue 5) instead of --data"
     )
+    t.add_argument("--start", help="with --feature-store: first snapshot time (inclusive)")
+    t.add_argument("--end", help="with --feature-store: last snapshot time (exclusive)")
     t.add_argument(
         "--out", type=Path, default=Path(".local/train"), help="output folder (checkpoints, model)"
     )
@@ -35,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--epochs", type=int, help="override params.yaml training.max_epochs")
     t.add_argument("--batch-size", type=int)
+    t.add_argument("--weight-decay", type=float, default=0.0, help="Adam L2 penalty (default 0)")
     t.add_argument("--threads", type=int, help="torch CPU threads")
     t.add_argument("--threshold-strategy", choices=["f1", "utility"])
     t.add_argument("--deterministic", action="store_true", help="bit-identical losses (CPU only)")
@@ -93,6 +97,10 @@ def _train(args: argparse.Namespace, params: object) -> int:
         test_data=args.test_data,
         horizon_hours=args.horizon_hours,
         threshold_strategy=args.threshold_strategy,
+        weight_decay=args.weight_decay,
+        feature_store=args.feature_store,
+        start=args.start,
+        end=args.end,
     )
     validate_config(cfg, mlflow_enabled=not args.no_mlflow, register=args.register)
     summary = train(

@@ -83,6 +83,29 @@ def _companion(path: Path | None) -> dict[str, object] | None:
     return data if isinstance(data, dict) and "feature_names" in data else None
 
 
+def load_feature_store(
+    root: Path, start: str, end: str, complete_only: bool = True
+) -> tuple[pd.DataFrame, FeatureSet]:
+    """A training frame from the offline feature store (issue 5) for snapshot times in [start, end).
+
+    Rows come back ordered by (snapshot_time, patient_id); they are re-ordered by patient then time
+    because per-patient time order is what the split and the utility score assume. Only rows whose
+    label horizon has fully elapsed are used by default (``label_complete``), so a recent snapshot
+    is not mistaken for a negative.
+    """
+    from pipelines.feature_store import get_training_frame
+    from pipelines.featureset import default_feature_set
+
+    fs = default_feature_set()
+    frame = get_training_frame(start, end, root=root, fs=fs, complete_only=complete_only)
+    if frame.empty:
+        raise DataError(f"feature store {root}: no rows with snapshot_time in [{start}, {end})")
+    frame = frame.sort_values(["patient_id", "snapshot_time"], kind="stable").reset_index(drop=True)
+    if "sex" not in frame.columns and "sex_male" in frame.columns:
+        frame["sex"] = frame["sex_male"].map({1.0: "M", 0.0: "F"}).fillna("unknown")
+    return frame, FeatureSet(names=tuple(fs.names), hash=fs.hash, version=str(fs.version))
+
+
 def check_frame(frame: pd.DataFrame, label: str = "label") -> None:
     for col in ("patient_id", label):
         if col not in frame.columns:

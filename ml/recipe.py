@@ -22,7 +22,15 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import NDArray
 
-from ml.data import FeatureSet, Split, check_frame, feature_set_for, load_frame, split_by_patient
+from ml.data import (
+    FeatureSet,
+    Split,
+    check_frame,
+    feature_set_for,
+    load_feature_store,
+    load_frame,
+    split_by_patient,
+)
 from ml.metrics import auroc
 from ml.model import Preprocessing, RiskMLP, ServingModel
 from ml.params import Params
@@ -41,7 +49,7 @@ class Recipe(Protocol):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    data: Path
+    data: Path | None
     out_dir: Path
     params: Params
     device: str = "auto"  # auto | cpu | cuda
@@ -54,6 +62,10 @@ class TrainConfig:
     test_data: Path | None = None  # evaluate on another frame (another hospital) instead of a split
     horizon_hours: float | None = None
     threshold_strategy: str | None = None
+    weight_decay: float = 0.0  # Adam L2 penalty; 0 = the PRD's plain Adam
+    feature_store: Path | None = None  # read [start, end) from the feature store instead of --data
+    start: str | None = None
+    end: str | None = None
 
 
 def validate_config(cfg: TrainConfig, *, mlflow_enabled: bool, register: bool) -> None:
@@ -65,6 +77,10 @@ def validate_config(cfg: TrainConfig, *, mlflow_enabled: bool, register: bool) -
             "--deterministic guarantees bit-identical losses on CPU only; "
             "it cannot be combined with --device cuda"
         )
+    if (cfg.data is None) == (cfg.feature_store is None):
+        raise FlagError("give exactly one of --data and --feature-store (found both or neither)")
+    if cfg.feature_store is not None and not (cfg.start and cfg.end):
+        raise FlagError("--feature-store needs --start and --end (the snapshot-time range)")
     if cfg.device not in ("auto", "cpu", "cuda"):
         raise FlagError(f"--device must be auto, cpu or cuda, not {cfg.device!r}")
     if cfg.device == "cuda" and not torch.cuda.is_available():
@@ -130,9 +146,14 @@ class TrainRecipe:
             # One thread by default: a 64-32 MLP gains nothing from intra-op parallelism, and on a
             # shared machine OpenMP's spinning threads made an epoch 20x slower (measured).
             torch.set_num_threads(cfg.threads or 1)
-        frame = load_frame(cfg.data)
+        self.features: FeatureSet
+        if cfg.feature_store is not None:
+            frame, self.features = load_feature_store(cfg.feature_store, str(cfg.start), str(cfg.end))
+        else:
+            assert cfg.data is not None  # validate_config guarantees one source
+            frame = load_frame(cfg.data)
+            self.features = feature_set_for(frame, cfg.data)
         check_frame(frame, cfg.label)
-        self.features: FeatureSet = feature_set_for(frame, cfg.data)
         sp = cfg.params.training.split
         labels = frame[cfg.label].to_numpy()
         if cfg.test_data is None:
@@ -157,7 +178,9 @@ class TrainRecipe:
         self.prep = Preprocessing.fit(self.train_set.x)
         t = cfg.params.training
         self.model = RiskMLP(len(self.features.names), tuple(t.hidden_sizes), t.dropout).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.learning_rate)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=t.learning_rate, weight_decay=cfg.weight_decay
+        )
         pos = float(self.train_set.y.mean())
         if t.class_weighting == "balanced":
             self.class_weights = (0.5 / (1 - pos), 0.5 / pos)
@@ -297,7 +320,10 @@ def platt_fit(logits: NDArray[np.float64], y: NDArray[np.float64], iters: int = 
     intercept by about log(w_pos / w_neg)); this recalibration restores probabilities so the
     calibration gate measures the model, not the weighting. Monotone, so AUROC is unchanged.
     """
-    a, b = 1.0, 0.0
+    # start from the constant model (a = 0, b = logit(prevalence)): from a = 1 Newton diverged on
+    # unbounded scores such as NEWS2 (0..17)
+    prevalence = float(np.clip(np.mean(y), 1e-6, 1 - 1e-6))
+    a, b = 0.0, float(np.log(prevalence / (1 - prevalence)))
     design = np.stack([logits, np.ones_like(logits)], axis=1)
     for _ in range(iters):
         z = np.clip(a * logits + b, -30, 30)

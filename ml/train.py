@@ -192,7 +192,7 @@ def _card(
             "ig_steps": t.ig_steps,
             "feature_set_version": recipe.features.version,
             "feature_set_hash": recipe.features.hash,
-            "data": cfg.data,
+            "data": cfg.data or f"feature store {cfg.feature_store} [{cfg.start}, {cfg.end})",
             "data_version": opts.data_version or "n/a",
             "date_range": date_range,
             "rows_train": summary["rows"]["train"],
@@ -243,7 +243,9 @@ def _log_to_mlflow(
     exp_id = ensure_experiment(EXPERIMENT, target)
     client = MlflowClient(tracking_uri=target.tracking_uri)
     t = cfg.params.training
-    version = opts.data_version or data_version(cfg.data)
+    source = cfg.data if cfg.data is not None else cfg.feature_store
+    assert source is not None
+    version = opts.data_version or data_version(source)
     out = cfg.out_dir
     with mlflow.start_run(experiment_id=exp_id, run_name=opts.run_name) as active:
         run_id = active.info.run_id
