@@ -65,5 +65,5 @@ def test_data_and_feature_store_are_exclusive(tmp_path: Path) -> None:
     cfg = TrainConfig(
         data=tmp_path / "x.parquet", out_dir=tmp_path, params=load_params(), feature_store=tmp_path
     )
-    with pytest.raises(FlagError, match="--data.*--feature-store"):
+    with pytest.raises(FlagError, match=r"--data.*--feature-store"):
         validate_config(cfg, mlflow_enabled=False, register=False)
