@@ -72,7 +72,17 @@ export class FaultInjector {
   #held: Held[] = [];
   #unknown = 0;
 
-  constructor(cfg: SimulatorParams['scenarios']['faults'], rng: Rng, sink: EventSink, trialId: string) {
+  readonly #endMs: number;
+
+  /** `endMs`: end of the run; a message is only held back as long as the run lasts. */
+  constructor(
+    cfg: SimulatorParams['scenarios']['faults'],
+    rng: Rng,
+    sink: EventSink,
+    trialId: string,
+    endMs: number,
+  ) {
+    this.#endMs = endMs;
     this.#cfg = cfg;
     this.#rng = rng;
     this.#sink = sink;
@@ -167,27 +177,19 @@ export class FaultInjector {
         return w.wait;
       }
       case 'out_of_order':
-        this.#hold({
-          topic,
-          key,
-          value,
-          kind,
-          heldFrom: at,
-          releaseAt: at + this.#minutes(this.#cfg.out_of_order_minutes),
-        });
+      case 'late_event': {
+        // Held back for its delay, but never past the end of the run (it must still arrive, and arrive
+        // late enough to be what the manifest says); too close to the end, it goes out untouched.
+        const [lo, hi] =
+          kind === 'late_event'
+            ? [this.#cfg.late_hours[0] * 60, this.#cfg.late_hours[1] * 60]
+            : this.#cfg.out_of_order_minutes;
+        const room = Math.floor((this.#endMs - 1000 - at) / MINUTE);
+        if (room < lo) return this.#write(topic, key, value).wait;
+        const hold = Math.min(room, Math.round(this.#rng.uniform(lo, hi)));
+        this.#hold({ topic, key, value, kind, heldFrom: at, releaseAt: at + hold * MINUTE });
         return undefined;
-      case 'late_event':
-        this.#hold({
-          topic,
-          key,
-          value,
-          kind,
-          heldFrom: at,
-          releaseAt:
-            at +
-            Math.round(this.#rng.uniform(this.#cfg.late_hours[0], this.#cfg.late_hours[1]) * 60) * MINUTE,
-        });
-        return undefined;
+      }
     }
   }
 

@@ -88,7 +88,7 @@ export async function simulate(o: SimulateOptions, deps: SimulateDeps): Promise<
   });
   const faults =
     o.scenario === 'faults'
-      ? new FaultInjector(p.scenarios.faults, new Rng(o.seed, 2), deps.sink, p.trial_id)
+      ? new FaultInjector(p.scenarios.faults, new Rng(o.seed, 2), deps.sink, p.trial_id, endMs)
       : undefined;
   const out = new Outbox();
   const wallStart = deps.clock.now();
