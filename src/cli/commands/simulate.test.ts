@@ -60,7 +60,9 @@ describe('aepred simulate', () => {
     const io = capture();
     expect(await run([...base, '--scenario', 'faults', '--to', 'dir', dir])).toBe(0);
     expect(io.text()).toContain('simulate:');
-    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { args: { patients: number } };
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+      args: { patients: number };
+    };
     expect(manifest.args.patients).toBe(3);
     expect(readFileSync(join(dir, 'enrollment.ndjson'), 'utf8').trim().split('\n')).toHaveLength(3);
     expect(readFileSync(join(dir, 'patient-vitals.ndjson'), 'utf8').length).toBeGreaterThan(0);
