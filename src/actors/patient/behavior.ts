@@ -1,0 +1,215 @@
+import type { AlertsParams } from '../../config/params.js';
+import type { FeaturePlan, PatientContext, PatientFeaturesState } from '../../features/engine.js';
+import { PatientFeatures } from '../../features/engine.js';
+import { applyObservation, arrivalOf, type Observation } from '../../features/normalize.js';
+import type { ScoreResult } from '../../scoring/session.js';
+import { type AlertMachine, type AlertSnapshot, alertStart, alertStep } from './alerts.js';
+import type {
+  AlertChanged,
+  AlertLevel,
+  EventPosition,
+  ModelVersion,
+  PatientId,
+  RiskFactor,
+  RiskScored,
+} from './protocol.js';
+
+/**
+ * What a patient actor knows, and the pure steps over it: apply an event (idempotent by Kafka
+ * position), decide when to score (event time, so replays score at the same instants), turn a model
+ * output into a scoring and alert changes. No I/O, no clock: actor.ts does the effects.
+ */
+export interface PatientState {
+  readonly id: PatientId;
+  readonly features: PatientFeatures;
+  alert: AlertSnapshot;
+  /** Highest applied offset per "topic:partition". */
+  applied: Map<string, bigint>;
+  /** Event time of the last throttled scoring (NaN before the first). */
+  lastScoredAt: number;
+  last: null | { t: number; probability: number; modelVersion: ModelVersion };
+  /** Kafka partition the patient's events come from (placement). */
+  partition: number;
+}
+
+export interface BehaviorConfig {
+  plan: FeaturePlan;
+  machine: AlertMachine;
+  alerts: AlertsParams;
+  throttleMs: number;
+}
+
+export function initialState(cfg: BehaviorConfig, id: PatientId, context: PatientContext): PatientState {
+  return {
+    id,
+    features: new PatientFeatures(cfg.plan, context),
+    alert: alertStart(cfg.machine),
+    applied: new Map(),
+    lastScoredAt: Number.NaN,
+    last: null,
+    partition: -1,
+  };
+}
+
+const posKey = (p: EventPosition): string => `${p.topic}:${p.partition}`;
+
+export type ApplyOutcome =
+  | { kind: 'skipped'; reason: 'applied' | 'duplicate' }
+  | { kind: 'applied'; scoreAt: number | null };
+
+/** Applies one event unless its offset is already applied; says whether a throttled scoring is due. */
+export function applyEvent(
+  cfg: BehaviorConfig,
+  s: PatientState,
+  obs: Observation,
+  pos: EventPosition,
+): ApplyOutcome {
+  const key = posKey(pos);
+  const done = s.applied.get(key);
+  if (done !== undefined && pos.offset <= done) return { kind: 'skipped', reason: 'applied' };
+  s.applied.set(key, pos.offset);
+  s.partition = pos.partition;
+  if (!applyObservation(s.features, obs)) return { kind: 'skipped', reason: 'duplicate' };
+  // Throttle on event time: the same stream scores at the same instants on every run.
+  const t = Math.max(s.features.latestEventTime, arrivalOf(obs));
+  if (Number.isNaN(s.lastScoredAt) || t >= s.lastScoredAt + cfg.throttleMs)
+    return { kind: 'applied', scoreAt: t };
+  return { kind: 'applied', scoreAt: null };
+}
+
+export function riskLevel(p: number, a: AlertsParams): 'low' | 'medium' | 'high' {
+  return p >= a.high_threshold ? 'high' : p >= a.watch_threshold ? 'medium' : 'low';
+}
+
+export function topFactors(
+  names: readonly string[],
+  x: Float32Array,
+  attr: Float32Array,
+  k: number,
+): RiskFactor[] {
+  const idx = Array.from(attr, (_, i) => i).filter((i) => Number.isFinite(attr[i]!));
+  idx.sort((a, b) => Math.abs(attr[b]!) - Math.abs(attr[a]!) || a - b);
+  return idx.slice(0, k).map((i) => ({
+    feature: names[i]!,
+    value: Number.isNaN(x[i]!) ? null : x[i]!,
+    attribution: attr[i]!,
+  }));
+}
+
+/** A model output becomes a scoring; a throttled (not requested) one also drives the alert chart. */
+export function scored(
+  cfg: BehaviorConfig,
+  s: PatientState,
+  t: number,
+  x: Float32Array,
+  r: ScoreResult,
+  model: { version: ModelVersion; featureSetHash: string },
+  drivesAlerts: boolean,
+): { scoring: RiskScored; alert: AlertChanged | null } {
+  const factors = topFactors(cfg.plan.fs.names, x, r.attribution, cfg.alerts.top_risk_factors);
+  const scoring: RiskScored = {
+    type: 'patient.risk.scored',
+    patientId: s.id,
+    t,
+    probability: r.risk,
+    riskLevel: riskLevel(r.risk, cfg.alerts),
+    modelVersion: model.version,
+    featureSetHash: model.featureSetHash,
+    topRiskFactors: factors,
+    features: x,
+  };
+  if (!drivesAlerts) return { scoring, alert: null };
+  s.lastScoredAt = t;
+  s.last = { t, probability: r.risk, modelVersion: model.version };
+  const step = alertStep(cfg.machine, s.alert, { type: 'risk.observed', p: r.risk, t });
+  s.alert = step.snapshot;
+  const c = step.change;
+  if (!c) return { scoring, alert: null };
+  const type = c.raised ? 'patient.alert.raised' : c.to === 'normal' ? 'patient.alert.cleared' : null;
+  if (!type) return { scoring, alert: null };
+  return {
+    scoring,
+    alert: {
+      type,
+      patientId: s.id,
+      t,
+      from: c.from,
+      to: c.to,
+      probability: r.risk,
+      modelVersion: model.version,
+      topRiskFactors: factors,
+    },
+  };
+}
+
+export function acknowledge(cfg: BehaviorConfig, s: PatientState, t: number): AlertChanged | null {
+  const step = alertStep(cfg.machine, s.alert, { type: 'alert.acknowledge', t });
+  s.alert = step.snapshot;
+  if (!step.change) return null;
+  return {
+    type: 'patient.alert.acknowledged',
+    patientId: s.id,
+    t,
+    from: step.change.from,
+    to: step.change.to,
+    probability: s.last?.probability ?? Number.NaN,
+    modelVersion: s.last?.modelVersion ?? ('' as ModelVersion),
+    topRiskFactors: [],
+  };
+}
+
+export const alertLevel = (s: PatientState): AlertLevel => s.alert.value as AlertLevel;
+
+// --- snapshots ------------------------------------------------------------------------------------
+
+export interface PatientSnapshot {
+  v: 1;
+  id: string;
+  features: PatientFeaturesState;
+  alert: { value: AlertLevel; raisedAt: { watch: number | null; high: number | null } };
+  applied: Record<string, string>;
+  lastScoredAt: number | null;
+  last: PatientState['last'];
+  partition: number;
+}
+
+const fin = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+export function toSnapshot(s: PatientState): PatientSnapshot {
+  return {
+    v: 1,
+    id: s.id,
+    features: s.features.toState(),
+    alert: {
+      value: alertLevel(s),
+      raisedAt: { watch: fin(s.alert.context.raisedAt.watch), high: fin(s.alert.context.raisedAt.high) },
+    },
+    applied: Object.fromEntries([...s.applied].map(([k, v]) => [k, v.toString()])),
+    lastScoredAt: fin(s.lastScoredAt),
+    last: s.last,
+    partition: s.partition,
+  };
+}
+
+export function fromSnapshot(cfg: BehaviorConfig, snap: PatientSnapshot): PatientState {
+  const start = alertStart(cfg.machine);
+  const alert = cfg.machine.resolveState({
+    value: snap.alert.value,
+    context: {
+      ...start.context,
+      raisedAt: {
+        watch: snap.alert.raisedAt.watch ?? Number.NEGATIVE_INFINITY,
+        high: snap.alert.raisedAt.high ?? Number.NEGATIVE_INFINITY,
+      },
+    },
+  });
+  return {
+    id: snap.id as PatientId,
+    features: PatientFeatures.fromState(cfg.plan, snap.features),
+    alert,
+    applied: new Map(Object.entries(snap.applied).map(([k, v]) => [k, BigInt(v)])),
+    lastScoredAt: snap.lastScoredAt ?? Number.NaN,
+    last: snap.last,
+    partition: snap.partition,
+  };
+}

@@ -1,0 +1,278 @@
+import type { Logger } from 'pino';
+import { type ModelRouter, PatientActor, type PatientOutputs } from '../../actors/patient/actor.js';
+import {
+  type BehaviorConfig,
+  fromSnapshot,
+  initialState,
+  type PatientSnapshot,
+  type PatientState,
+  toSnapshot,
+} from '../../actors/patient/behavior.js';
+import type {
+  EventPosition,
+  PatientCommand,
+  PatientEvent,
+  PatientId,
+  RiskScored,
+} from '../../actors/patient/protocol.js';
+import type { ActorsParams } from '../../config/params.js';
+import type { PatientContext } from '../../features/engine.js';
+import type { Observation } from '../../features/normalize.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import { decide, type SupervisionSpec } from '../strategy.js';
+import type { PatientSupervisorEvent } from './protocol.js';
+import type { SnapshotStore } from './store.js';
+
+export interface PatientSupervisorOptions {
+  behavior: BehaviorConfig;
+  models: ModelRouter;
+  store: SnapshotStore;
+  /** Enrollment context for a patient seen for the first time. */
+  context: (p: PatientId) => PatientContext | Promise<PatientContext>;
+  clock: Clock;
+  params: ActorsParams;
+  logger: Logger;
+  /** Everything the actors emit (scorings, alerts) and the supervisor's own lifecycle events. */
+  emit: (e: PatientEvent | PatientSupervisorEvent) => void;
+}
+
+interface Child {
+  actor: PatientActor;
+  lastActive: number;
+  /** Commands since the last snapshot: replayed onto it when the actor is restarted. */
+  journal: PatientCommand[];
+  restarts: number[];
+  lastSnapshot: PatientSnapshot | undefined;
+}
+
+/**
+ * PatientSupervisor: spawns an actor on a patient's first event (restoring its Redis snapshot when
+ * there is one), snapshots dirty actors periodically, passivates idle ones, restarts failed ones
+ * with backoff per the declared spec, and stops the actors of revoked partitions.
+ */
+export class PatientSupervisor {
+  readonly #o: PatientSupervisorOptions;
+  readonly #log: Logger;
+  readonly #children = new Map<PatientId, Child>();
+  readonly #activating = new Map<PatientId, Promise<Child>>();
+  /** Patients whose actor failed and waits for its restart: commands queue here meanwhile. */
+  readonly #restarting = new Map<PatientId, PatientCommand[]>();
+  readonly #spec: SupervisionSpec;
+  #timer: TimerHandle | undefined;
+  #owned: Set<number> | undefined;
+
+  constructor(o: PatientSupervisorOptions) {
+    this.#o = o;
+    this.#log = o.logger.child({ supervisor: 'patients' });
+    const r = o.params.restart;
+    this.#spec = {
+      directive: 'restart-with-backoff',
+      maxRestarts: r.max_restarts,
+      withinMs: r.within_seconds * 1000,
+      backoff: { initialMs: r.initial_backoff_ms, maxMs: r.max_backoff_ms, factor: r.factor },
+    };
+  }
+
+  get size(): number {
+    return this.#children.size;
+  }
+
+  live(): PatientId[] {
+    return [...this.#children.keys()];
+  }
+
+  actor(p: PatientId): PatientActor | undefined {
+    return this.#children.get(p)?.actor;
+  }
+
+  /** Starts the periodic snapshot + passivation sweep on the injected clock. */
+  start(): void {
+    const every = this.#o.params.snapshot_interval_seconds * 1000;
+    const tick = (): void => {
+      this.#timer = this.#o.clock.setTimer(every, tick);
+      void this.sweep();
+    };
+    this.#timer = this.#o.clock.setTimer(every, tick);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) this.#o.clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+    await this.snapshotAll();
+    for (const c of this.#children.values()) c.actor.stop();
+    this.#children.clear();
+  }
+
+  async deliver(p: PatientId, obs: Observation, position: EventPosition): Promise<void> {
+    const cmd: PatientCommand = { type: 'patient.event.apply', obs, position };
+    const queued = this.#restarting.get(p);
+    if (queued) {
+      queued.push(cmd);
+      return;
+    }
+    const c = this.#children.get(p) ?? (await this.#activate(p));
+    c.lastActive = this.#o.clock.now();
+    c.journal.push(cmd);
+    await c.actor.send(cmd);
+  }
+
+  async score(p: PatientId, t: number): Promise<RiskScored | null> {
+    const c = this.#children.get(p) ?? (await this.#activate(p));
+    c.lastActive = this.#o.clock.now();
+    const r = await c.actor.send({ type: 'patient.score.request', t });
+    return r && 'type' in r && r.type === 'patient.risk.scored' ? r : null;
+  }
+
+  async acknowledge(p: PatientId, t: number, by: string): Promise<void> {
+    const c = this.#children.get(p) ?? (await this.#activate(p));
+    const cmd: PatientCommand = { type: 'patient.alert.acknowledge', t, by };
+    c.journal.push(cmd);
+    await c.actor.send(cmd);
+  }
+
+  /** Waits until every mailbox is empty. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.#children.values()].map((c) => c.actor.idle()));
+  }
+
+  #activate(p: PatientId): Promise<Child> {
+    const inflight = this.#activating.get(p);
+    if (inflight) return inflight;
+    const job = (async (): Promise<Child> => {
+      const snap = await this.#o.store.get(p);
+      const state = snap
+        ? fromSnapshot(this.#o.behavior, snap)
+        : initialState(this.#o.behavior, p, await this.#o.context(p));
+      const child = this.#spawn(p, state, snap);
+      this.#o.emit({ type: 'patient.actor.spawned', patientId: p, restored: snap !== undefined });
+      return child;
+    })().finally(() => this.#activating.delete(p));
+    this.#activating.set(p, job);
+    return job;
+  }
+
+  #spawn(p: PatientId, state: PatientState, snap: PatientSnapshot | undefined, prev?: Child): Child {
+    const outputs: PatientOutputs = {
+      emit: (e) => this.#o.emit(e),
+      failed: (id, cmd, err) => this.#failed(id, cmd, err),
+    };
+    const actor = new PatientActor(
+      this.#o.behavior,
+      state,
+      this.#o.models,
+      outputs,
+      this.#log.child({ patient_actor: p }),
+    );
+    const child: Child = {
+      actor,
+      lastActive: this.#o.clock.now(),
+      journal: [],
+      restarts: prev?.restarts ?? [],
+      lastSnapshot: snap,
+    };
+    this.#children.set(p, child);
+    return child;
+  }
+
+  /** supervisor.child.failed: the failed command is dropped (a poison message must not loop). */
+  #failed(p: PatientId, cmd: PatientCommand, err: unknown): void {
+    const c = this.#children.get(p);
+    if (!c) return;
+    const now = this.#o.clock.now();
+    const d = decide(this.#spec, c.restarts, now);
+    const error = err instanceof Error ? err.message : String(err);
+    this.#log.warn({ decision: d.action, error }, 'patient actor failed');
+    c.actor.stop();
+    if (d.action !== 'restart') {
+      this.#children.delete(p);
+      this.#o.emit({ type: 'patient.actor.stopped', patientId: p, reason: error });
+      if (d.action === 'escalate')
+        this.#o.emit({ type: 'patients.escalated', patientId: p, reason: d.reason });
+      return;
+    }
+    c.restarts.push(now);
+    const replay = c.journal.filter((x) => x !== cmd);
+    this.#restarting.set(p, replay);
+    const restart = (): void => {
+      this.#restarting.delete(p);
+      const state = c.lastSnapshot ? fromSnapshot(this.#o.behavior, c.lastSnapshot) : undefined;
+      void (async () => {
+        const base = state ?? initialState(this.#o.behavior, p, await this.#o.context(p));
+        const fresh = this.#spawn(p, base, c.lastSnapshot, c);
+        fresh.journal = replay;
+        for (const x of replay) void fresh.actor.send(x);
+        this.#o.emit({ type: 'patient.actor.restarted', patientId: p, delayMs: d.delayMs });
+      })();
+    };
+    // Until the restart, new events for the patient queue on the stopped actor's replacement.
+    this.#children.delete(p);
+    if (d.delayMs === 0) restart();
+    else this.#o.clock.setTimer(d.delayMs, restart);
+  }
+
+  /** Snapshots every dirty actor, then passivates those idle longer than the limit. */
+  async sweep(): Promise<void> {
+    await this.snapshotAll();
+    const idleMs = this.#o.params.passivate_idle_minutes * 60_000;
+    const now = this.#o.clock.now();
+    for (const [p, c] of this.#children) {
+      if (now - c.lastActive >= idleMs && c.actor.pending === 0) {
+        c.actor.stop();
+        this.#children.delete(p);
+        this.#o.emit({ type: 'patient.actor.passivated', patientId: p });
+      }
+    }
+  }
+
+  async snapshotAll(filter: (c: PatientActor) => boolean = () => true): Promise<number> {
+    const snaps: PatientSnapshot[] = [];
+    const kids: Child[] = [];
+    for (const c of this.#children.values()) {
+      if (!c.actor.dirty || !filter(c.actor)) continue;
+      await c.actor.idle();
+      snaps.push(toSnapshot(c.actor.state as PatientState));
+      c.actor.dirty = false;
+      kids.push(c);
+    }
+    await this.#o.store.putMany(snaps);
+    kids.forEach((c, i) => {
+      c.lastSnapshot = snaps[i];
+      c.journal = [];
+    });
+    return snaps.length;
+  }
+
+  /** Placement: the consumer group moved partitions away; snapshot their actors and stop them. */
+  async revoke(partitions: readonly number[]): Promise<void> {
+    const gone = new Set(partitions);
+    await this.snapshotAll((a) => gone.has(a.state.partition));
+    for (const [p, c] of this.#children) {
+      if (gone.has(c.actor.state.partition)) {
+        c.actor.stop();
+        this.#children.delete(p);
+        this.#o.emit({ type: 'patient.actor.stopped', patientId: p, reason: 'partition revoked' });
+      }
+    }
+  }
+
+  /** Assignment is lazy: actors of new partitions activate on their next event or request. */
+  assign(partitions: readonly number[]): void {
+    this.#owned = new Set(partitions);
+  }
+
+  /** Partitions this replica consumes (undefined until the first assignment: everything local). */
+  owns(partition: number): boolean {
+    return this.#owned === undefined || this.#owned.has(partition);
+  }
+
+  /** A request for a patient this replica does not hold: served read-only from the snapshot. */
+  async scoreFromSnapshot(p: PatientId, t: number): Promise<RiskScored | null> {
+    const snap = await this.#o.store.get(p);
+    if (!snap) return null;
+    const state = fromSnapshot(this.#o.behavior, snap);
+    const noop: PatientOutputs = { emit: () => {}, failed: () => {} };
+    const a = new PatientActor(this.#o.behavior, state, this.#o.models, noop, this.#log);
+    const r = await a.send({ type: 'patient.score.request', t });
+    return r && 'type' in r && r.type === 'patient.risk.scored' ? r : null;
+  }
+}
