@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -192,6 +192,44 @@ class Canary(BaseModel):
     share: float = Field(ge=0, le=1)
 
 
+class Simulate(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    patients: int = Field(gt=0)
+    days: int = Field(gt=0)
+    seed: int = Field(ge=0)
+
+
+class Pipeline(BaseModel):
+    """The reproducible training pipeline (issue 10): DVC stages and the Kubeflow schedule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: str  # ISO 8601: the DVC stages' data window [start, end)
+    end: str
+    source: str  # `simulate` or a lake path holding bronze/ and enrollment/
+    simulate: Simulate
+    schedule_cron: str = Field(pattern=r"^\S+( \S+){5}$")  # KFP cron: six fields, seconds first
+    training_days: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _window(self) -> Pipeline:
+        from datetime import datetime
+
+        if datetime.fromisoformat(self.start) >= datetime.fromisoformat(self.end):
+            raise ValueError(f"pipeline.start {self.start} must be before pipeline.end {self.end}")
+        return self
+
+
+class Retention(BaseModel):
+    """PRD 4.5: raw data 7 years, models 2 years (S3 lifecycle rules and the local lake cleanup)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    raw_days: int = Field(gt=0)
+    models_days: int = Field(gt=0)
+
+
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -206,6 +244,10 @@ class Params(BaseModel):
     actors: Actors
     alerts: Alerts
     canary: Canary
+    # Validated by src/config/params.ts (the simulator is TypeScript); Python only carries it.
+    simulator: dict[str, Any]
+    pipeline: Pipeline
+    retention: Retention
 
 
 class ParamsError(ValueError):

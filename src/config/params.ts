@@ -118,6 +118,28 @@ export type AlertsParams = z.infer<typeof AlertsSchema>;
 const CanarySchema = z.strictObject({ share: z.number().min(0).max(1) });
 export type CanaryParams = z.infer<typeof CanarySchema>;
 
+// The reproducible training pipeline and retention (issue 10, docs/pipelines.md).
+const PipelineSchema = z
+  .strictObject({
+    start: z.iso.datetime({ offset: true }),
+    end: z.iso.datetime({ offset: true }),
+    source: z.string().min(1),
+    simulate: z.strictObject({
+      patients: z.number().int().positive(),
+      days: z.number().int().positive(),
+      seed: z.number().int().nonnegative(),
+    }),
+    schedule_cron: z.string().regex(/^\S+( \S+){5}$/, 'six cron fields, seconds first'),
+    training_days: z.number().int().positive(),
+  })
+  .refine((p) => Date.parse(p.start) < Date.parse(p.end), 'pipeline.start must be before pipeline.end');
+export type PipelineParams = z.infer<typeof PipelineSchema>;
+const RetentionSchema = z.strictObject({
+  raw_days: z.number().int().positive(),
+  models_days: z.number().int().positive(),
+});
+export type RetentionParams = z.infer<typeof RetentionSchema>;
+
 export const ParamsSchema = z.strictObject({
   seed: z.number().int().nonnegative(),
   training: TrainingSchema,
@@ -131,6 +153,8 @@ export const ParamsSchema = z.strictObject({
   actors: ActorsSchema,
   alerts: AlertsSchema,
   canary: CanarySchema,
+  pipeline: PipelineSchema,
+  retention: RetentionSchema,
 });
 
 export type Params = z.infer<typeof ParamsSchema>;
