@@ -68,6 +68,11 @@ const FOREIGN_STATUS: Readonly<Record<string, number>> = {
   AEP_KAFKA_UNAVAILABLE: 503,
   AEP_MLFLOW_UNREACHABLE: 503,
   AEP_MLFLOW_HTTP: 502,
+  // ModelSupervisor refusals surfaced by /models/*: the request is fine, the deployment state forbids it.
+  AEP_NO_STAGING: 409,
+  AEP_NO_PREVIOUS_MODEL: 409,
+  AEP_MODEL_HASH_MISMATCH: 409,
+  AEP_CANARY_SHARE: 400,
 };
 
 export function isApiErrorCode(code: string): code is ApiErrorCode {
