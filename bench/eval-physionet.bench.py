@@ -20,7 +20,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ml.data import feature_set_hash  # noqa: E402
 from ml.metrics import (  # noqa: E402
     auprc,
     auroc,
@@ -30,29 +29,15 @@ from ml.metrics import (  # noqa: E402
 )
 from ml.params import load_params  # noqa: E402
 from ml.paths import LOCAL_DIR  # noqa: E402
-from ml.physionet import build_features, feature_names, load_raw  # noqa: E402
+from ml.physionet import VERSION, load_raw, write_frame  # noqa: E402
 from ml.recipe import TrainConfig, platt_fit  # noqa: E402
 from ml.train import Options, train_full  # noqa: E402
-
-VERSION = "physionet-direct-v1"
 
 
 def _write_frame(src: Path, dst: Path) -> tuple[int, int, float]:
     t0 = time.perf_counter()
-    frame = build_features(load_raw(src))
-    dst.mkdir(parents=True, exist_ok=True)
-    names = feature_names(frame)
-    frame.to_parquet(dst / "frame.parquet", index=False)
-    (dst / "feature_names.json").write_text(
-        json.dumps(
-            {
-                "feature_names": names,
-                "feature_set_hash": feature_set_hash(tuple(names)),
-                "feature_set_version": VERSION,
-            }
-        )
-    )
-    return len(frame), int(frame["patient_id"].nunique()), time.perf_counter() - t0
+    rows, patients = write_frame(load_raw(src), dst)
+    return rows, patients, time.perf_counter() - t0
 
 
 def _news2(recipe: Any, label: str) -> dict[str, Any]:

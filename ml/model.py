@@ -49,38 +49,53 @@ class RiskMLP(nn.Module):
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """Per-feature imputation value (training median) and standardization (training mean, std)."""
+    """Per-feature imputation value (training median), winsorizing bounds (training quantiles
+    0.1 % and 99.9 %) and standardization (mean, std of the imputed, winsorized training values).
+
+    Winsorizing: ICU labs are heavy-tailed (troponin, bilirubin, lactate), and an extreme value
+    from another hospital's unit or a data-entry error should not push the MLP far outside the
+    region it was trained on.
+    """
 
     median: NDArray[np.float32]
     mean: NDArray[np.float32]
     std: NDArray[np.float32]
+    lo: NDArray[np.float32]
+    hi: NDArray[np.float32]
 
     @staticmethod
-    def fit(x: NDArray[np.floating]) -> Preprocessing:
+    def fit(x: NDArray[np.floating], tail: float = 0.001, sample: int = 200_000) -> Preprocessing:
         x = np.asarray(x, dtype=np.float64)
         median = np.nanmedian(x, axis=0)
         median = np.where(np.isnan(median), 0.0, median)  # a column never observed in training
-        filled = np.where(np.isnan(x), median, x)
+        # quantiles from a fixed systematic sample: exact quantiles of 500k rows cost ~10 s
+        step = max(1, len(x) // sample)
+        with np.errstate(all="ignore"):
+            lo = np.nanquantile(x[::step], tail, axis=0)
+            hi = np.nanquantile(x[::step], 1 - tail, axis=0)
+        lo = np.where(np.isnan(lo), median, np.minimum(lo, median))
+        hi = np.where(np.isnan(hi), median, np.maximum(hi, median))
+        filled = np.clip(np.where(np.isnan(x), median, x), lo, hi)
         mean = filled.mean(axis=0)
         std = filled.std(axis=0)
         std = np.where(std < 1e-6, 1.0, std)  # constant columns pass through centred
-        return Preprocessing(median.astype(np.float32), mean.astype(np.float32), std.astype(np.float32))
+        f32 = np.float32
+        return Preprocessing(
+            median.astype(f32), mean.astype(f32), std.astype(f32), lo.astype(f32), hi.astype(f32)
+        )
 
     def transform(self, x: NDArray[np.floating]) -> NDArray[np.float32]:
         x = np.asarray(x, dtype=np.float32)
-        filled = np.where(np.isnan(x), self.median, x)
+        filled = np.clip(np.where(np.isnan(x), self.median, x), self.lo, self.hi)
         return np.asarray((filled - self.mean) / self.std, dtype=np.float32)
 
     def to_json(self) -> dict[str, list[float]]:
-        return {"median": self.median.tolist(), "mean": self.mean.tolist(), "std": self.std.tolist()}
+        return {k: getattr(self, k).tolist() for k in ("median", "mean", "std", "lo", "hi")}
 
     @staticmethod
     def from_json(d: dict[str, list[float]]) -> Preprocessing:
-        return Preprocessing(
-            np.asarray(d["median"], dtype=np.float32),
-            np.asarray(d["mean"], dtype=np.float32),
-            np.asarray(d["std"], dtype=np.float32),
-        )
+        a = {k: np.asarray(d[k], dtype=np.float32) for k in ("median", "mean", "std", "lo", "hi")}
+        return Preprocessing(a["median"], a["mean"], a["std"], a["lo"], a["hi"])
 
 
 class ServingModel(nn.Module):
@@ -102,6 +117,8 @@ class ServingModel(nn.Module):
         self.register_buffer("median", torch.from_numpy(prep.median.copy()))
         self.register_buffer("mean", torch.from_numpy(prep.mean.copy()))
         self.register_buffer("std", torch.from_numpy(prep.std.copy()))
+        self.register_buffer("lo", torch.from_numpy(prep.lo.copy()))
+        self.register_buffer("hi", torch.from_numpy(prep.hi.copy()))
         # Platt scaling fitted on validation logits: calibrated logit = a * logit + b
         self.register_buffer("cal", torch.tensor([calibration[0], calibration[1]], dtype=torch.float32))
         alphas = (torch.arange(steps, dtype=torch.float32) + 0.5) / steps
@@ -112,6 +129,7 @@ class ServingModel(nn.Module):
     def _scaled(self, raw: torch.Tensor) -> torch.Tensor:
         median = self.get_buffer("median")
         filled = torch.where(torch.isnan(raw), median, raw)
+        filled = torch.minimum(torch.maximum(filled, self.get_buffer("lo")), self.get_buffer("hi"))
         return (filled - self.get_buffer("mean")) / self.get_buffer("std")
 
     def _logit(self, z: torch.Tensor) -> torch.Tensor:

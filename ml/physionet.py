@@ -256,3 +256,51 @@ FEATURE_EXCLUDE = ("patient_id", "hour", "label", "label_24h", "sex", "site")
 
 def feature_names(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in FEATURE_EXCLUDE]
+
+
+VERSION = "physionet-direct-v1"
+
+
+def write_frame(raw: pd.DataFrame, dst: Path) -> tuple[int, int]:
+    """Writes dst/frame.parquet and dst/feature_names.json (read by ml.data); returns (rows, patients)."""
+    import json
+
+    from ml.data import feature_set_hash
+
+    frame = build_features(raw)
+    dst.mkdir(parents=True, exist_ok=True)
+    names = feature_names(frame)
+    frame.to_parquet(dst / "frame.parquet", index=False)
+    (dst / "feature_names.json").write_text(
+        json.dumps(
+            {
+                "feature_names": names,
+                "feature_set_hash": feature_set_hash(tuple(names)),
+                "feature_set_version": VERSION,
+            }
+        )
+    )
+    return len(frame), int(frame["patient_id"].nunique())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ml.physionet --psv DIR | --raw FILE.parquet --out DIR`: a training frame."""
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(prog="python -m ml.physionet")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--psv", type=Path, help="folder of .psv files")
+    src.add_argument("--raw", type=Path, help="a Parquet file of concatenated stays (load_raw's cache)")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args(argv)
+    raw = load_raw(args.psv) if args.psv else pd.read_parquet(args.raw)
+    rows, patients = write_frame(raw, args.out)
+    print(json.dumps({"rows": rows, "patients": patients, "out": str(args.out)}))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
