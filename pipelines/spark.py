@@ -29,12 +29,18 @@ def build_session(
     # Local workers must run this interpreter (the venv with numpy/pandas), not the system python;
     # a cluster sets PYSPARK_PYTHON itself.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # Local mode talks only to itself: bind the driver to loopback rather than the first interface.
+    local = (master or os.environ.get("AEPRED_SPARK_MASTER", "local[*]")).startswith("local")
+    if local:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     b = (
         SparkSession.builder.master(master or os.environ.get("AEPRED_SPARK_MASTER", "local[*]"))
         .appName(app)
         # Event times are UTC instants; a UTC session makes date partitions and printing agree.
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        # Console progress bars flood logs and CI output; stage progress is not a user-facing signal.
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         # Re-running a window rewrites only the date/site partitions it produced (idempotent reruns).
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
@@ -57,6 +63,8 @@ def build_session(
                 "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider",
             )
         )
+    if local:
+        b = b.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     if packages:
         b = b.config("spark.jars.packages", ",".join(packages))
     return b.getOrCreate()
