@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_DECAY_PARAMS,
+  type DecayObservation,
+  type DecayState,
+  evaluateDecay,
+  INITIAL_DECAY_STATE,
+  nextCheckAt,
+  onModelChanged,
+  requestRetrain,
+  validateDecayParams,
+} from './rules.js';
+
+const H = 3_600_000;
+const P = DEFAULT_DECAY_PARAMS;
+const every = P.checkIntervalMs;
+
+function ks(drifted: number, total = 20): DecayObservation['ks'] {
+  return Array.from({ length: total }, (_, i) => ({ feature: `f${i}`, ks: i < drifted ? 0.35 : 0.05 }));
+}
+
+function obs(at: number, auroc: number | null, drifted = 0, labelled = 1000): DecayObservation {
+  return { at, auroc, labelled, ks: ks(drifted) };
+}
+
+/** Runs checks one interval apart and returns every decision with its check index. */
+function run(observations: Array<(at: number) => DecayObservation>, start: DecayState = INITIAL_DECAY_STATE) {
+  let state = start;
+  const out: Array<{ i: number; type: string; reason: string; why?: string }> = [];
+  observations.forEach((o, i) => {
+    const step = evaluateDecay(state, o((i + 1) * every), P);
+    state = step.state;
+    for (const d of step.decisions)
+      out.push({
+        i,
+        type: d.type,
+        reason: d.reason,
+        ...(d.type === 'retrain.suppressed' ? { why: d.why } : {}),
+      });
+  });
+  return { state, decisions: out };
+}
+
+describe('performance rule', () => {
+  it('needs AUROC below 0.80 on two consecutive checks', () => {
+    const r = run([(t) => obs(t, 0.78), (t) => obs(t, 0.81), (t) => obs(t, 0.79), (t) => obs(t, 0.77)]);
+    expect(r.decisions).toEqual([{ i: 3, type: 'retrain.requested', reason: 'performance' }]);
+  });
+
+  it('does not fire at exactly 0.80, nor on AUROC from too few labels', () => {
+    expect(run([(t) => obs(t, 0.8), (t) => obs(t, 0.8)]).decisions).toEqual([]);
+    expect(run([(t) => obs(t, 0.5, 0, 10), (t) => obs(t, 0.5, 0, 10)]).decisions).toEqual([]);
+  });
+
+  it('an unknown AUROC neither extends nor breaks the streak', () => {
+    const r = run([(t) => obs(t, 0.7), (t) => obs(t, null), (t) => obs(t, 0.7)]);
+    expect(r.decisions).toEqual([{ i: 2, type: 'retrain.requested', reason: 'performance' }]);
+  });
+});
+
+describe('drift rule', () => {
+  it('fires on more than 5 features with KS > 0.2, not on exactly 5', () => {
+    expect(run([(t) => obs(t, 0.9, 5)]).decisions).toEqual([]);
+    expect(run([(t) => obs(t, 0.9, 6)]).decisions).toEqual([
+      { i: 0, type: 'retrain.requested', reason: 'drift' },
+    ]);
+  });
+
+  it('KS exactly at the threshold does not count', () => {
+    const o: DecayObservation = {
+      at: every,
+      auroc: 0.9,
+      labelled: 1000,
+      ks: Array.from({ length: 8 }, (_, i) => ({ feature: `f${i}`, ks: 0.2 })),
+    };
+    expect(evaluateDecay(INITIAL_DECAY_STATE, o, P).findings.drifted).toEqual([]);
+  });
+});
+
+describe('one incident, one retraining', () => {
+  it('a persisting condition requests once; both rules at once request once, reason performance', () => {
+    const r = run([
+      (t) => obs(t, 0.7, 8),
+      (t) => obs(t, 0.7, 8),
+      (t) => obs(t, 0.7, 8),
+      (t) => obs(t, 0.7, 8),
+      (t) => obs(t, 0.7, 8),
+    ]);
+    expect(r.decisions).toEqual([
+      { i: 0, type: 'retrain.requested', reason: 'drift' },
+      { i: 1, type: 'retrain.suppressed', reason: 'performance', why: 'cooldown' },
+      { i: 2, type: 'retrain.suppressed', reason: 'performance', why: 'cooldown' },
+      { i: 3, type: 'retrain.suppressed', reason: 'performance', why: 'cooldown' },
+      { i: 4, type: 'retrain.suppressed', reason: 'performance', why: 'cooldown' },
+    ]);
+    const both = evaluateDecay(
+      evaluateDecay(INITIAL_DECAY_STATE, obs(every, 0.7, 8), { ...P, cooldownMs: 0 }).state,
+      obs(2 * every, 0.7, 8),
+      P,
+    );
+    expect(both.decisions).toHaveLength(1);
+    const first = evaluateDecay({ ...INITIAL_DECAY_STATE, lowAurocStreak: 1 }, obs(every, 0.7, 8), P);
+    expect(first.decisions).toMatchObject([
+      { type: 'retrain.requested', reason: 'performance', rules: ['performance', 'drift'] },
+    ]);
+  });
+
+  it('a condition pending through the cooldown is acted on at the first check after it', () => {
+    const cooldownChecks = P.cooldownMs / every; // 8
+    const checks = Array.from(
+      { length: cooldownChecks + 2 },
+      (_, i) => (t: number) => obs(t, i === 0 ? 0.9 : 0.7, i === 0 ? 8 : 0),
+    );
+    const r = run(checks);
+    const requested = r.decisions.filter((d) => d.type === 'retrain.requested');
+    expect(requested).toEqual([
+      { i: 0, type: 'retrain.requested', reason: 'drift' },
+      { i: cooldownChecks, type: 'retrain.requested', reason: 'performance' },
+    ]);
+  });
+
+  it('an incident closes when its signal recovers; a later one is a new incident', () => {
+    const p = { ...P, cooldownMs: 0 };
+    let s = evaluateDecay(INITIAL_DECAY_STATE, obs(every, 0.9, 8), p);
+    expect(s.decisions).toHaveLength(1);
+    s = evaluateDecay(s.state, obs(2 * every, 0.9, 8), p);
+    expect(s.decisions).toHaveLength(0);
+    s = evaluateDecay(s.state, obs(3 * every, 0.9, 2), p);
+    expect(s.state.incidents).toEqual([]);
+    s = evaluateDecay(s.state, obs(4 * every, 0.9, 8), p);
+    expect(s.decisions).toMatchObject([{ type: 'retrain.requested', reason: 'drift' }]);
+  });
+
+  it('a repeated critical alert joins the open performance incident; a short streak does not reopen it', () => {
+    let state = INITIAL_DECAY_STATE;
+    const a = requestRetrain(state, { at: H, reason: 'performance', source: 'alert' }, P);
+    expect(a.decision.type).toBe('retrain.requested');
+    state = a.state;
+    expect(
+      requestRetrain(state, { at: 5 * H, reason: 'performance', source: 'alert' }, P).decision,
+    ).toMatchObject({
+      type: 'retrain.suppressed',
+      why: 'incident-open',
+    });
+    // The scheduled checks keep seeing low AUROC: the streak reaches 2 but the incident is the same.
+    for (let i = 1; i <= 3; i++) {
+      const step = evaluateDecay(state, obs(i * every, 0.72), { ...P, cooldownMs: 0 });
+      expect(step.decisions).toEqual([]);
+      state = step.state;
+    }
+  });
+
+  it('manual always requests and starts the cooldown; a model change closes incidents', () => {
+    const m = requestRetrain(INITIAL_DECAY_STATE, { at: H, reason: 'manual', source: 'manual' }, P);
+    expect(m.decision).toMatchObject({ type: 'retrain.requested', reason: 'manual' });
+    const again = requestRetrain(m.state, { at: 2 * H, reason: 'manual', source: 'manual' }, P);
+    expect(again.decision.type).toBe('retrain.requested');
+    const alert = requestRetrain(again.state, { at: 3 * H, reason: 'performance', source: 'alert' }, P);
+    expect(alert.decision).toMatchObject({
+      type: 'retrain.suppressed',
+      why: 'cooldown',
+      until: 2 * H + P.cooldownMs,
+    });
+    const withIncident: DecayState = {
+      ...INITIAL_DECAY_STATE,
+      lowAurocStreak: 3,
+      incidents: [{ reason: 'drift', id: 'x', openedAt: 0 }],
+    };
+    expect(onModelChanged(withIncident)).toMatchObject({ lowAurocStreak: 0, incidents: [] });
+  });
+});
+
+describe('schedule and params', () => {
+  it('checks every 6 hours of injected time', () => {
+    expect(nextCheckAt(INITIAL_DECAY_STATE, 1000, P)).toBe(1000 + 6 * H);
+    expect(nextCheckAt({ ...INITIAL_DECAY_STATE, lastCheckAt: 7 * H }, 0, P)).toBe(13 * H);
+  });
+
+  it('rejects impossible params, naming them', () => {
+    expect(() => validateDecayParams({ ...P, aurocThreshold: 1.2, consecutiveChecks: 0 })).toThrow(
+      /aurocThreshold.*consecutiveChecks/,
+    );
+  });
+});

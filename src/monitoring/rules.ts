@@ -1,0 +1,242 @@
+/**
+ * Decay rules (FR-9.1) as pure functions: the DriftSupervisor calls `evaluateDecay` on its injected
+ * clock every check interval (6 h of trial time) with the latest performance and drift snapshots,
+ * and `requestRetrain` for a manual `/retrain` or a critical alert from Alertmanager. Each call
+ * returns the next state plus what to do; nothing here reads a clock or has an effect.
+ *
+ * Rules:
+ * - performance: rolling AUROC < aurocThreshold on `consecutiveChecks` consecutive checks;
+ * - drift: more than `maxDriftedFeatures` features with KS > ksThreshold;
+ * - manual: always (an operator asked), but it still starts the cooldown.
+ *
+ * One incident, one retraining: an incident opens when its condition starts to hold and a retraining
+ * is requested for it; while it stays open (until its signal recovers, or the model changes), the
+ * same condition, a repeated alert or the other rule firing as well request nothing. After any
+ * request, automatic requests wait `cooldownMs`; a condition that begins during the cooldown stays
+ * pending (not opened), so it is acted on at the first check after the cooldown if it still holds.
+ */
+
+export type RetrainReason = 'performance' | 'drift' | 'manual';
+type AutoReason = Exclude<RetrainReason, 'manual'>;
+
+export interface DecayRuleParams {
+  readonly checkIntervalMs: number;
+  readonly aurocThreshold: number;
+  readonly consecutiveChecks: number;
+  /** Labelled predictions needed before a check's AUROC counts at all. */
+  readonly minLabelled: number;
+  readonly ksThreshold: number;
+  /** Drift when strictly more features than this exceed ksThreshold. */
+  readonly maxDriftedFeatures: number;
+  readonly cooldownMs: number;
+}
+
+export const DEFAULT_DECAY_PARAMS: DecayRuleParams = {
+  checkIntervalMs: 6 * 3_600_000,
+  aurocThreshold: 0.8,
+  consecutiveChecks: 2,
+  minLabelled: 100,
+  ksThreshold: 0.2,
+  maxDriftedFeatures: 5,
+  cooldownMs: 48 * 3_600_000,
+};
+
+export interface OpenIncident {
+  readonly reason: AutoReason;
+  readonly id: string;
+  readonly openedAt: number;
+}
+
+export interface DecayState {
+  readonly lowAurocStreak: number;
+  readonly incidents: readonly OpenIncident[];
+  readonly lastRequest: { readonly at: number; readonly reason: RetrainReason } | null;
+  readonly lastCheckAt: number | null;
+}
+
+export const INITIAL_DECAY_STATE: DecayState = {
+  lowAurocStreak: 0,
+  incidents: [],
+  lastRequest: null,
+  lastCheckAt: null,
+};
+
+/** What a check sees: the performance and drift snapshots reduced to what the rules read. */
+export interface DecayObservation {
+  readonly at: number;
+  /** Rolling labelled AUROC, null when a class is missing. */
+  readonly auroc: number | null;
+  readonly labelled: number;
+  /** KS statistic per feature (null when the feature had no values in the window). */
+  readonly ks: ReadonlyArray<{ readonly feature: string; readonly ks: number | null }>;
+}
+
+export interface DecayFindings {
+  /** The AUROC counted (null when missing or on fewer than minLabelled labels). */
+  readonly auroc: number | null;
+  readonly lowAurocStreak: number;
+  readonly drifted: readonly string[];
+  readonly performance: boolean;
+  readonly drift: boolean;
+}
+
+export type DecayDecision =
+  | {
+      readonly type: 'retrain.requested';
+      readonly reason: RetrainReason;
+      readonly at: number;
+      /** Stable id of the incident (or manual request) the retraining answers; dedup key downstream. */
+      readonly incident: string;
+      /** Every rule that held when it was requested (performance wins the reason over drift). */
+      readonly rules: readonly RetrainReason[];
+    }
+  | {
+      readonly type: 'retrain.suppressed';
+      readonly reason: RetrainReason;
+      readonly at: number;
+      readonly why: 'incident-open' | 'cooldown';
+      /** For a cooldown: when automatic requests are allowed again. */
+      readonly until?: number;
+    };
+
+export interface DecayStep {
+  readonly state: DecayState;
+  readonly findings: DecayFindings;
+  readonly decisions: readonly DecayDecision[];
+}
+
+export function validateDecayParams(p: DecayRuleParams): DecayRuleParams {
+  const bad: string[] = [];
+  if (!(p.checkIntervalMs > 0)) bad.push('checkIntervalMs > 0');
+  if (!(p.aurocThreshold > 0 && p.aurocThreshold < 1)) bad.push('0 < aurocThreshold < 1');
+  if (!(Number.isInteger(p.consecutiveChecks) && p.consecutiveChecks >= 1))
+    bad.push('consecutiveChecks >= 1');
+  if (!(Number.isInteger(p.minLabelled) && p.minLabelled >= 0)) bad.push('minLabelled >= 0');
+  if (!(p.ksThreshold > 0 && p.ksThreshold < 1)) bad.push('0 < ksThreshold < 1');
+  if (!(Number.isInteger(p.maxDriftedFeatures) && p.maxDriftedFeatures >= 0))
+    bad.push('maxDriftedFeatures >= 0');
+  if (!(p.cooldownMs >= 0)) bad.push('cooldownMs >= 0');
+  if (bad.length > 0) throw new RangeError(`invalid decay rule params: need ${bad.join(', ')}`);
+  return p;
+}
+
+/** When the next check is due (the first one an interval after start). */
+export function nextCheckAt(state: DecayState, start: number, p: DecayRuleParams): number {
+  return (state.lastCheckAt ?? start) + p.checkIntervalMs;
+}
+
+function cooldownUntil(state: DecayState, p: DecayRuleParams): number | null {
+  return state.lastRequest ? state.lastRequest.at + p.cooldownMs : null;
+}
+
+function incidentId(reason: RetrainReason, at: number): string {
+  return `${reason}-${new Date(at).toISOString()}`;
+}
+
+/** One scheduled check. */
+export function evaluateDecay(state: DecayState, obs: DecayObservation, p: DecayRuleParams): DecayStep {
+  const auroc = obs.auroc !== null && obs.labelled >= p.minLabelled ? obs.auroc : null;
+  // An unknown AUROC (too few labels) neither extends nor breaks the streak.
+  const lowAurocStreak =
+    auroc === null ? state.lowAurocStreak : auroc < p.aurocThreshold ? state.lowAurocStreak + 1 : 0;
+  const drifted = obs.ks.filter((f) => f.ks !== null && f.ks > p.ksThreshold).map((f) => f.feature);
+  const holds: Record<AutoReason, boolean> = {
+    performance: lowAurocStreak >= p.consecutiveChecks,
+    drift: drifted.length > p.maxDriftedFeatures,
+  };
+  // Incidents close when their signal recovers: AUROC known and back at or above the threshold
+  // (not merely a streak shorter than needed), drift count back at or below the limit.
+  const recovered: Record<AutoReason, boolean> = {
+    performance: auroc !== null && auroc >= p.aurocThreshold,
+    drift: !holds.drift,
+  };
+  let incidents = state.incidents.filter((i) => !recovered[i.reason]);
+  const fresh = (['performance', 'drift'] as const).filter(
+    (r) => holds[r] && !incidents.some((i) => i.reason === r),
+  );
+  const findings: DecayFindings = {
+    auroc,
+    lowAurocStreak,
+    drifted,
+    performance: holds.performance,
+    drift: holds.drift,
+  };
+  let next: DecayState = { ...state, lowAurocStreak, incidents, lastCheckAt: obs.at };
+  const first = fresh[0];
+  if (first === undefined) return { state: next, findings, decisions: [] };
+
+  const until = cooldownUntil(state, p);
+  if (until !== null && obs.at < until) {
+    // Left pending (not opened): acted on at the first check after the cooldown if it still holds.
+    const decisions = fresh.map(
+      (reason): DecayDecision => ({ type: 'retrain.suppressed', reason, at: obs.at, why: 'cooldown', until }),
+    );
+    return { state: next, findings, decisions };
+  }
+  const id = incidentId(first, obs.at);
+  incidents = [...incidents, ...fresh.map((reason) => ({ reason, id, openedAt: obs.at }))];
+  next = { ...next, incidents, lastRequest: { at: obs.at, reason: first } };
+  const rules = (['performance', 'drift'] as const).filter((r) => holds[r]);
+  return {
+    state: next,
+    findings,
+    decisions: [{ type: 'retrain.requested', reason: first, at: obs.at, incident: id, rules }],
+  };
+}
+
+export interface RetrainRequest {
+  readonly at: number;
+  readonly reason: RetrainReason;
+  /** manual: `/retrain`; alert: Alertmanager's webhook (e.g. the critical AUROC alert). */
+  readonly source: 'manual' | 'alert';
+}
+
+/**
+ * An external request. Manual requests always go through (and start the cooldown); an alert's
+ * request is one more signal for its incident: deduplicated against an open incident of the same
+ * reason and held back by the cooldown.
+ */
+export function requestRetrain(
+  state: DecayState,
+  req: RetrainRequest,
+  p: DecayRuleParams,
+): { state: DecayState; decision: DecayDecision } {
+  if (req.reason === 'manual' || req.source === 'manual') {
+    const id = incidentId('manual', req.at);
+    return {
+      state: { ...state, lastRequest: { at: req.at, reason: req.reason } },
+      decision: {
+        type: 'retrain.requested',
+        reason: req.reason,
+        at: req.at,
+        incident: id,
+        rules: [req.reason],
+      },
+    };
+  }
+  const reason = req.reason;
+  if (state.incidents.some((i) => i.reason === reason)) {
+    return { state, decision: { type: 'retrain.suppressed', reason, at: req.at, why: 'incident-open' } };
+  }
+  const until = cooldownUntil(state, p);
+  if (until !== null && req.at < until) {
+    return { state, decision: { type: 'retrain.suppressed', reason, at: req.at, why: 'cooldown', until } };
+  }
+  const id = incidentId(reason, req.at);
+  return {
+    state: {
+      ...state,
+      incidents: [...state.incidents, { reason, id, openedAt: req.at }],
+      lastRequest: { at: req.at, reason },
+    },
+    decision: { type: 'retrain.requested', reason, at: req.at, incident: id, rules: [reason] },
+  };
+}
+
+/**
+ * A new production model (promotion or rollback): its predictions start a new record, so the AUROC
+ * streak restarts and open incidents close. The cooldown stays: it counts from the last request.
+ */
+export function onModelChanged(state: DecayState): DecayState {
+  return { ...state, lowAurocStreak: 0, incidents: [] };
+}
