@@ -36,3 +36,23 @@ export function parseBronzeKey(key: string): BronzeFileName | undefined {
 export function utcDate(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
+
+const DAY_MS = 86_400_000;
+
+/**
+ * utcDate for many instants of few days: formats each day once (Date + toISOString per row was 2 %
+ * of the ingester's CPU at 100,000 events).
+ */
+export class UtcDates {
+  readonly #byDay = new Map<number, string>();
+  of(ms: number): string {
+    const day = Math.floor(ms / DAY_MS);
+    let d = this.#byDay.get(day);
+    if (d === undefined) {
+      if (this.#byDay.size > 10_000) this.#byDay.clear();
+      d = utcDate(day * DAY_MS);
+      this.#byDay.set(day, d);
+    }
+    return d;
+  }
+}
