@@ -1,0 +1,300 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { alertMachine } from '../../src/actors/patient/alerts.js';
+import { patientId } from '../../src/actors/patient/protocol.js';
+import { ActorsBackend } from '../../src/api/actors-adapter.js';
+import { AlertHub } from '../../src/api/alert-hub.js';
+import { buildApp } from '../../src/api/app.js';
+import { PgEnrollmentLookup } from '../../src/api/enrollment.js';
+import { ApiMetrics } from '../../src/api/metrics.js';
+import { type Probe, postgresProbe, redisProbe } from '../../src/api/probes.js';
+import { PgAuditLog } from '../../src/audit/log.js';
+import { loadParams } from '../../src/config/params.js';
+import { defaultFeatureSet } from '../../src/features/definition.js';
+import { FeaturePlan } from '../../src/features/engine.js';
+import { Authenticator, PgApiKeyStore } from '../../src/security/apikeys.js';
+import type { Role } from '../../src/security/roles.js';
+import { loadOrCreateTls } from '../../src/security/tls.js';
+import { REPO_ROOT } from '../../src/shared/paths.js';
+import { loadStackConfig } from '../../src/stack/config.js';
+import { SimulatedClock } from '../../src/supervisors/clock.js';
+import { ModelSupervisor } from '../../src/supervisors/model/actor.js';
+import { PatientSupervisor } from '../../src/supervisors/patient/actor.js';
+import { MemorySnapshotStore } from '../../src/supervisors/patient/store.js';
+import { freshDatabase, type TestDb } from './api-db.js';
+
+/**
+ * The real service for integration and end-to-end tests: the fastify app over HTTPS, real patient
+ * actors and ModelSupervisor scoring real ONNX models (issue 6's exporter, tests/fixtures/models),
+ * API keys and the audit chain in a throw-away Postgres database, enrollment in its table.
+ */
+const MODELS_DIR = join(tmpdir(), 'aepred-api-models-v1');
+
+/** Two tiny real models (versions 1 and 2), exported once per machine and reused. */
+export function tinyModels(): { v1: Uint8Array; v2: Uint8Array } {
+  const v1 = join(MODELS_DIR, 'v1.onnx');
+  const v2 = join(MODELS_DIR, 'v2.onnx');
+  if (!existsSync(v1) || !existsSync(v2)) {
+    mkdirSync(MODELS_DIR, { recursive: true });
+    const script = `
+import sys; sys.argv = ['x']
+from pathlib import Path
+from tests.fixtures.models.tiny_model import main
+main(Path('${v1}'), '1', 1, None)
+main(Path('${v2}'), '2', 2, None)
+`;
+    execFileSync(resolve(REPO_ROOT, '.venv/bin/python'), ['-c', script], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, PYTHONPATH: REPO_ROOT },
+    });
+  }
+  return { v1: readFileSync(v1), v2: readFileSync(v2) };
+}
+
+export interface RealService {
+  url: string;
+  /** The service's self-signed certificate: clients trust exactly it. */
+  ca: Buffer;
+  keys: Record<Role, string>;
+  db: TestDb;
+  backend: ActorsBackend;
+  patients: PatientSupervisor;
+  models: ModelSupervisor;
+  hub: AlertHub;
+  /** Feeds vitals to a patient's actor as the ingester would. */
+  feed(id: string, heartRates: number[], endMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  json<T = Record<string, unknown>>(): T;
+}
+
+/** One HTTPS request trusting only the service's certificate. */
+export function call(
+  svc: { url: string; ca: Buffer },
+  method: string,
+  path: string,
+  opts: { key?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
+  const payload = opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  return new Promise((resolveP, reject) => {
+    const req = https.request(
+      `${svc.url}${path}`,
+      {
+        method,
+        ca: svc.ca,
+        headers: {
+          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(opts.key === undefined ? {} : { 'x-api-key': opts.key }),
+          ...opts.headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          resolveP({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            json: <T>() => JSON.parse(body) as T,
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+export interface SseEvent {
+  id?: string;
+  event: string;
+  data: string;
+}
+
+/** A Server-Sent Events client over HTTPS; `events` fills as they arrive. */
+export function openStream(
+  svc: { url: string; ca: Buffer },
+  path: string,
+  key: string,
+  lastEventId?: string,
+): Promise<{
+  events: SseEvent[];
+  status: number;
+  close(): void;
+  waitFor(n: number, ms?: number): Promise<SseEvent[]>;
+}> {
+  return new Promise((resolveP, reject) => {
+    const events: SseEvent[] = [];
+    const req = https.get(
+      `${svc.url}${path}`,
+      {
+        ca: svc.ca,
+        headers: {
+          'x-api-key': key,
+          accept: 'text/event-stream',
+          ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+        },
+      },
+      (res) => {
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          for (;;) {
+            const end = buf.indexOf('\n\n');
+            if (end < 0) break;
+            const block = buf.slice(0, end);
+            buf = buf.slice(end + 2);
+            const e: SseEvent = { event: 'message', data: '' };
+            let isEvent = false;
+            for (const line of block.split('\n')) {
+              if (line.startsWith('id: ')) e.id = line.slice(4);
+              else if (line.startsWith('event: ')) {
+                e.event = line.slice(7);
+                isEvent = true;
+              } else if (line.startsWith('data: ')) {
+                e.data = line.slice(6);
+                isEvent = true;
+              }
+            }
+            if (isEvent) events.push(e);
+          }
+        });
+        resolveP({
+          events,
+          status: res.statusCode ?? 0,
+          close: () => req.destroy(),
+          async waitFor(n, ms = 10_000) {
+            const until = Date.now() + ms;
+            while (events.length < n && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+            return events;
+          },
+        });
+      },
+    );
+    req.on('error', (e) => {
+      if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e);
+    });
+  });
+}
+
+export async function startRealService(opts: { patients: number; redis?: boolean }): Promise<RealService> {
+  const params = loadParams();
+  const db = await freshDatabase();
+  const ids = Array.from({ length: opts.patients }, (_, i) => `API-${String(i).padStart(4, '0')}`);
+  const siteOf = (id: string) => (Number(id.slice(-4)) % 2 === 0 ? 'S01' : 'S02');
+  await db.pool.query(
+    `INSERT INTO enrollment (patient_id, trial_id, site_id, enrollment_date, age, sex, source)
+     SELECT id, 'T1', CASE WHEN right(id, 4)::int % 2 = 0 THEN 'S01' ELSE 'S02' END, DATE '2024-01-01', 60, 'F', 'test'
+     FROM unnest($1::text[]) AS id`,
+    [ids],
+  );
+  const store = new PgApiKeyStore(db.pool);
+  const keys = {} as Record<Role, string>;
+  for (const role of ['reader', 'coordinator', 'operator', 'admin'] as const)
+    keys[role] = (await store.create(`${role}-key`, role)).key;
+
+  const log = pino({ level: 'silent' });
+  const fs = defaultFeatureSet();
+  const plan = new FeaturePlan(fs, []);
+  const { v1, v2 } = tinyModels();
+  const models = new ModelSupervisor({ featureSetHash: fs.hash, canaryShare: 0, logger: log });
+  await models.load('production', v1);
+  await models.load('staging', v2);
+  let backend: ActorsBackend | undefined;
+  const clock = new SimulatedClock(Date.now());
+  const patients = new PatientSupervisor({
+    behavior: { plan, machine: alertMachine(params.alerts), alerts: params.alerts, throttleMs: 0 },
+    models,
+    store: new MemorySnapshotStore(),
+    context: () => ({ age: 60, sex: 'F', enrollment_date: '2024-01-01' }),
+    clock,
+    params: params.actors,
+    logger: log,
+    emit: (e) => backend?.onEvent(e),
+  });
+  backend = new ActorsBackend({ patients, models, siteOf, now: Date.now });
+  const probes: Probe[] = [postgresProbe(db.pool)];
+  let redis: Redis | undefined;
+  if (opts.redis === true) {
+    redis = new Redis({
+      host: '127.0.0.1',
+      port: loadStackConfig().services.redis.port,
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+    });
+    probes.push(redisProbe(redis));
+  }
+  const audit = new PgAuditLog(db.pool, { maxRows: params.api.audit.group_commit_max_rows });
+  const hub = new AlertHub({ capacity: params.api.sse_buffer, epoch: `t${Date.now().toString(36)}` });
+  const tls = loadOrCreateTls({ dir: mkdtempSync(join(tmpdir(), 'aepred-tls-')) });
+  const app = await buildApp(
+    {
+      backend,
+      enrollment: new PgEnrollmentLookup(db.pool),
+      audit,
+      auth: new Authenticator(store, { cacheMs: params.api.api_key_cache_seconds * 1000 }),
+      probes,
+      readinessProbes: ['postgres'],
+      metrics: new ApiMetrics(),
+      hub,
+      now: Date.now,
+    },
+    {
+      api: params.api,
+      tls: { cert: tls.cert, key: tls.key },
+      logLevel: 'silent',
+      trustProxy: false,
+      probeTimeoutMs: 1000,
+    },
+  );
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as AddressInfo).port;
+  let offset = 0n;
+  const hr = plan.vitalIndex('heart_rate');
+  return {
+    url: `https://127.0.0.1:${port}`,
+    ca: tls.cert,
+    keys,
+    db,
+    backend,
+    patients,
+    models,
+    hub,
+    async feed(id, heartRates, endMs) {
+      for (let i = 0; i < heartRates.length; i++) {
+        const values = new Float64Array(plan.vitalSignals.length).fill(Number.NaN);
+        values[hr] = heartRates[i] ?? Number.NaN;
+        const time = endMs - (heartRates.length - 1 - i) * 300_000;
+        offset += 1n;
+        await patients.deliver(
+          patientId(id),
+          { kind: 'vitals', time, source: 'monitor', values },
+          { topic: 'patient-vitals', partition: 0, offset },
+        );
+      }
+    },
+    async close() {
+      await app.close();
+      await audit.close();
+      await patients.stop();
+      await models.close();
+      redis?.disconnect();
+      await db.drop();
+    },
+  };
+}
