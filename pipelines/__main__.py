@@ -44,11 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.choices["silver"].add_argument(
         "--now", type=_instant, default=None, help="processing time (default: now)"
     )
-    sub.choices["silver"].add_argument(
-        "--jdbc-url",
-        default=None,
-        help="Postgres enrollment, e.g. jdbc:postgresql://127.0.0.1:55432/aepred?user=aepred",
-    )
+    for p in sub.choices.values():
+        p.add_argument(
+            "--jdbc-url",
+            default=None,
+            help="read enrollment from Postgres over JDBC, e.g. "
+            "jdbc:postgresql://127.0.0.1:55432/aepred?user=aepred (default: <lake>/enrollment files; "
+            "env AEPRED_ENROLLMENT_JDBC_URL)",
+        )
     f = sub.choices["features"]
     f.add_argument("--cadence-hours", type=float, default=None, help="snapshot cadence (default params.yaml)")
     f.add_argument("--out", default=None, help="feature store root (default <lake>/features)")
@@ -98,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         out=args.out,
         log_mlflow=not args.no_mlflow,
         created=datetime.now(UTC),
+        jdbc_url=jdbc_url,
     )
     print(json.dumps(result))
     return 0

@@ -219,10 +219,10 @@ def make_kernel(
     return kernel
 
 
-def _contexts(spark: SparkSession, lake: str) -> dict[str, dict[str, object]]:
+def _contexts(spark: SparkSession, lake: str, jdbc_url: str | None = None) -> dict[str, dict[str, object]]:
     from pipelines.silver import read_enrollment
 
-    rows = read_enrollment(spark, lake).collect()
+    rows = read_enrollment(spark, lake, jdbc_url).collect()
     return {r["patient_id"]: r.asDict() for r in rows}
 
 
@@ -235,11 +235,12 @@ def compute_frame(
     params: Params,
     fs: FeatureSet,
     cadence_hours: float | None = None,
+    jdbc_url: str | None = None,
 ) -> pa.Table:
     cadence_ms = int((cadence_hours or params.features.snapshot_cadence_hours) * HOUR_MS)
     horizon_ms = int(params.labels.horizon_hours * HOUR_MS)
     events = events_frame(spark, lake, until, horizon_ms)
-    kernel = make_kernel(fs, _contexts(spark, lake), _ms(since), _ms(until), cadence_ms, horizon_ms)
+    kernel = make_kernel(fs, _contexts(spark, lake, jdbc_url), _ms(since), _ms(until), cadence_ms, horizon_ms)
     schema = ", ".join(f"{n} {t}" for n, t in output_columns(fs))
     rows = events.groupBy("patient_id").applyInPandas(kernel, schema=schema)
     table = rows.toArrow()
@@ -258,8 +259,11 @@ def run_features(
     out: str | None = None,
     log_mlflow: bool = True,
     created: datetime | None = None,
+    jdbc_url: str | None = None,
 ) -> dict[str, Any]:
-    table = compute_frame(spark, lake, since, until, params=params, fs=fs, cadence_hours=cadence_hours)
+    table = compute_frame(
+        spark, lake, since, until, params=params, fs=fs, cadence_hours=cadence_hours, jdbc_url=jdbc_url
+    )
     root = out or f"{lake}/features"
     written = feature_store.write(root, table, fs)
     stats = feature_store.statistics(table, fs)
