@@ -8,7 +8,7 @@ export UV_CACHE_DIR ?= $(HOME)/.cache/uv
 AEPRED := node bin/aepred.js
 PY := .venv/bin/python
 
-.PHONY: help install build lint typecheck test test-unit test-integration demo bench stack-up stack-down clean
+.PHONY: help install build lint typecheck test test-ops test-unit test-integration demo bench stack-up stack-down clean
 
 help:
 	@echo "make demo   - install what is missing, start the local stack, run aepred end to end"
@@ -31,6 +31,11 @@ typecheck:
 	npx tsc -p tsconfig.json --noEmit
 	$(PY) -m mypy
 
+# Prometheus rules (issue 9): syntax, then the unit tests of every alert firing and not firing.
+test-ops:
+	promtool check rules ops/prometheus/rules/*.yml
+	promtool test rules ops/prometheus/tests/*.test.yml
+
 test-unit:
 	npx vitest run --project unit
 	$(PY) -m pytest -q -m "not integration"
@@ -40,7 +45,7 @@ test-unit:
 test-integration:
 	@scripts/with-stack.sh bash -c 'npx vitest run --project integration && $(PY) -m pytest -q -m integration'
 
-test: install lint typecheck test-unit test-integration
+test: install lint typecheck test-ops test-unit test-integration
 	@echo "make test: all checks passed"
 
 stack-up: install

@@ -31,10 +31,13 @@ export const StackConfigSchema = z.strictObject({
   // Endpoints only the stack's integration tests listen on: a scrape target Prometheus polls and a
   // webhook Alertmanager calls for alerts labelled aepred_stack_test="true". Kept apart from the
   // service's port so the tests never fight a running service.
-  test_endpoints: z.strictObject({ scrape_port: port, webhook_port: port }).default({
-    scrape_port: 58098,
-    webhook_port: 58099,
-  }),
+  // slack_port (issue 9): the local receiver standing in for Slack; optional, 58097 when absent.
+  test_endpoints: z
+    .strictObject({ scrape_port: port, webhook_port: port, slack_port: port.optional() })
+    .default({
+      scrape_port: 58098,
+      webhook_port: 58099,
+    }),
   kafka: z.strictObject({
     default_partitions: z.number().int().min(1).max(256),
     replication_factor: z.literal(1),

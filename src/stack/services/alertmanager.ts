@@ -11,7 +11,7 @@ import { REPO_ROOT } from '../../shared/paths.js';
 import { ensureAptPackage, haveBinary } from '../apt.js';
 import { httpOk } from '../probes.js';
 import { runCommand } from '../process.js';
-import { renderTemplate, stackTemplateVars } from '../template.js';
+import { renderTemplate, stackTemplateVars, testSlackPort } from '../template.js';
 import type { LaunchSpec, ServiceContext, ServiceDef } from '../types.js';
 
 const TEMPLATE = join(REPO_ROOT, 'ops', 'local', 'alertmanager', 'alertmanager.yml');
@@ -24,6 +24,15 @@ function binary(): string {
 
 function configPath(ctx: ServiceContext): string {
   return join(ctx.dataDir, 'alertmanager.yml');
+}
+
+/**
+ * The ML team's Slack incoming-webhook URL (issue 9): from AEPRED_SLACK_WEBHOOK_URL, else the local
+ * stand-in receiver on test_endpoints.slack_port. Alertmanager reads it from a file (api_url_file)
+ * so the secret never sits in the rendered config.
+ */
+export function slackWebhookUrl(config: ServiceContext['config']): string {
+  return process.env.AEPRED_SLACK_WEBHOOK_URL ?? `http://${config.host}:${testSlackPort(config)}/slack`;
 }
 
 export function alertmanagerUrl(config: ServiceContext['config']): string {
@@ -43,9 +52,15 @@ export const alertmanager: ServiceDef = {
   },
 
   async prepare(ctx) {
+    const slackUrlFile = join(ctx.dataDir, 'slack_api_url');
+    writeFileSync(slackUrlFile, slackWebhookUrl(ctx.config), { mode: 0o600 });
     writeFileSync(
       configPath(ctx),
-      renderTemplate(readFileSync(TEMPLATE, 'utf8'), stackTemplateVars(ctx.config), TEMPLATE),
+      renderTemplate(
+        readFileSync(TEMPLATE, 'utf8'),
+        stackTemplateVars(ctx.config, { slack_api_url_file: slackUrlFile }),
+        TEMPLATE,
+      ),
     );
     const check = await runCommand('amtool', ['check-config', configPath(ctx)]);
     if (check.code !== 0) {
