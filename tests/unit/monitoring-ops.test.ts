@@ -28,7 +28,7 @@ const RULES = join(REPO_ROOT, 'ops', 'prometheus', 'rules', 'aepred.yml');
 const alerts = (parse(readFileSync(RULES, 'utf8')) as { groups: Array<{ rules: AlertRule[] }> }).groups
   .flatMap((g) => g.rules)
   .filter((r): r is Required<AlertRule> => r.alert !== undefined)
-  .map((r) => ({ alertname: r.alert, ...(r.labels ?? {}) }));
+  .map((r): Record<string, string> & { alertname: string } => ({ alertname: r.alert, ...(r.labels ?? {}) }));
 
 function render(rel: string, extra: Record<string, string> = {}): string {
   const src = join(REPO_ROOT, 'ops', 'local', rel);
