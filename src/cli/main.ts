@@ -1,13 +1,16 @@
 import { Command, CommanderError } from 'commander';
 import { isAepredError } from '../shared/errors.js';
+import { registerApiKey } from './commands/apikey.js';
+import { registerAudit } from './commands/audit.js';
 import { registerDb } from './commands/db.js';
 import { registerImport } from './commands/import.js';
 import { registerIngest } from './commands/ingest.js';
+import { registerServe } from './commands/serve.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerStack } from './commands/stack.js';
 
 /** Every command module adds itself here; the entry file only wires. */
-const registrars: Array<(program: Command) => void> = [registerStack, registerDb, registerImport, registerIngest, registerSimulate];
+const registrars: Array<(program: Command) => void> = [registerStack, registerDb, registerImport, registerIngest, registerSimulate, registerServe, registerAudit, registerApiKey];
 
 export function buildProgram(): Command {
   const program = new Command('aepred')
