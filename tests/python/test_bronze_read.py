@@ -31,10 +31,11 @@ const rows = [0, 1, 2, 3].map((i) => ({
   },
   partition: 2, offset: BigInt(100 + i), kafkaTimestamp: 1767261600000 + i, key: `P${i}`,
 }));
+const batch = { topic: 'lab-results' as const, partition: 2, firstOffset: 100n, lastOffset: 103n };
 for (const day of ['2026-01-01', '2026-01-02']) {
   const part = rows.filter((r) => String(r.msg.timestamp).startsWith(day));
-  const meta = { topic: 'lab-results' as const, partition: 2, firstOffset: 100n, lastOffset: 103n, ingestedAt: 1767300000000 };
-  await lake.put(bronzeKey({ topic: 'lab-results', date: day, partition: 2, firstOffset: 100n, lastOffset: 103n }), encodeBronzeFile(meta, part));
+  const body = encodeBronzeFile({ ...batch, ingestedAt: 1767300000000 }, part);
+  await lake.put(bronzeKey({ ...batch, date: day }), body);
 }
 """
 
