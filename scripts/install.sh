@@ -31,6 +31,7 @@ APT_PKGS=()
 command -v redis-server >/dev/null || APT_PKGS+=(redis-server)
 command -v prometheus >/dev/null || APT_PKGS+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null || APT_PKGS+=(prometheus-alertmanager)
+command -v chromium >/dev/null || APT_PKGS+=(chromium)
 if [ ${#APT_PKGS[@]} -gt 0 ]; then
   say "apt: ${APT_PKGS[*]}"
   as_root apt-get update -qq

@@ -76,17 +76,19 @@ export class ActorsBackend implements PredictionBackend {
     return t;
   }
 
+  /** Kept in event-time order: a prediction as of an earlier time lands where it belongs. */
   #scored(e: RiskScored): void {
     const h = this.#track(e.patientId).history;
-    const last = h.at(-1);
     const point = {
       atMs: e.t,
       probability: e.probability,
       riskLevel: e.riskLevel,
       modelVersion: e.modelVersion,
     };
-    if (last !== undefined && last.atMs === e.t) h[h.length - 1] = point;
-    else h.push(point);
+    let i = h.length;
+    while (i > 0 && (h[i - 1]?.atMs ?? 0) > e.t) i--;
+    if (i > 0 && h[i - 1]?.atMs === e.t) h[i - 1] = point;
+    else h.splice(i, 0, point);
     if (h.length > this.#historyLength) h.shift();
   }
 

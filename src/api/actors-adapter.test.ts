@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import type { RiskScored } from '../actors/patient/protocol.js';
+import { patientId } from '../actors/patient/protocol.js';
+import type { ModelSupervisor } from '../supervisors/model/actor.js';
+import type { PatientSupervisor } from '../supervisors/patient/actor.js';
+import { ActorsBackend } from './actors-adapter.js';
+
+// The adapter's bookkeeping of actor events (the real supervisors are exercised in
+// tests/integration/api-serve.test.ts); supervisors are not called here.
+const unused = {} as PatientSupervisor;
+const noModels = { production: undefined, staging: undefined, canaryShare: 0 } as unknown as ModelSupervisor;
+
+function scored(p: string, t: number, probability: number): RiskScored {
+  return {
+    type: 'patient.risk.scored',
+    patientId: patientId(p),
+    t,
+    probability,
+    riskLevel: probability >= 0.6 ? 'high' : probability >= 0.3 ? 'medium' : 'low',
+    modelVersion: '1' as RiskScored['modelVersion'],
+    featureSetHash: 'h',
+    topRiskFactors: [],
+    features: new Float32Array(2),
+  };
+}
+
+describe('ActorsBackend', () => {
+  it('keeps each trend in event-time order and ranks patients by their latest score', async () => {
+    const b = new ActorsBackend({ patients: unused, models: noModels, siteOf: () => 'S1', now: () => 0 });
+    b.onEvent(scored('A', 3000, 0.2));
+    b.onEvent(scored('A', 1000, 0.9)); // an as-of request for an earlier time
+    b.onEvent(scored('A', 2000, 0.5));
+    b.onEvent(scored('A', 2000, 0.6)); // the same time again replaces
+    b.onEvent(scored('B', 1000, 0.4));
+    expect((await b.history('A', 10)).map((p) => [p.atMs, p.probability])).toEqual([
+      [1000, 0.9],
+      [2000, 0.6],
+      [3000, 0.2],
+    ]);
+    expect((await b.patients({ limit: 10 })).map((p) => [p.patientId, p.probability])).toEqual([
+      ['B', 0.4],
+      ['A', 0.2],
+    ]);
+  });
+
+  it('one open alert per patient; cleared alerts leave the open list; no model is 503', async () => {
+    const b = new ActorsBackend({ patients: unused, models: noModels, siteOf: () => 'S1', now: () => 0 });
+    const seen: string[] = [];
+    b.subscribeAlerts((a) => seen.push(`${a.patientId}:${a.level}`));
+    const change = (type: string, to: string, t: number) => ({
+      type,
+      patientId: patientId('A'),
+      t,
+      from: 'normal',
+      to,
+      probability: 0.7,
+      modelVersion: '1',
+      topRiskFactors: [],
+    });
+    b.onEvent(change('patient.alert.raised', 'watch', 1));
+    b.onEvent(change('patient.alert.raised', 'high', 2));
+    expect((await b.openAlerts({ limit: 10 })).map((a) => a.level)).toEqual(['high']);
+    b.onEvent(change('patient.alert.cleared', 'normal', 3));
+    expect(await b.openAlerts({ limit: 10 })).toEqual([]);
+    expect(seen).toEqual(['A:watch', 'A:high']);
+    await expect(b.predict('A', 1)).rejects.toMatchObject({ code: 'AEP_API_NO_MODEL', status: 503 });
+  });
+});
