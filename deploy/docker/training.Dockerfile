@@ -4,6 +4,8 @@
 #   docker build -f deploy/docker/training.Dockerfile -t aepred-training:0.1.0 .
 # CPU PyTorch from uv.lock; a GPU node pool uses the CUDA wheel variant (docs/deployment.md).
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+# The commit the image is built from (the lineage record of every pipeline run names it).
+ARG GIT_COMMIT=unknown
 
 FROM ${PYTHON_IMAGE} AS build
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/opt/venv
@@ -16,6 +18,7 @@ COPY pipelines ./pipelines
 RUN uv sync --frozen --no-dev
 
 FROM ${PYTHON_IMAGE} AS runtime
+ARG GIT_COMMIT
 # Spark needs a JRE; git lets DVC and the lineage record read the commit.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends openjdk-17-jre-headless=17.* git=1:2.39.* \
@@ -25,7 +28,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     AEPRED_ROOT=/app \
     AEPRED_LOCAL_DIR=/var/lib/aepred \
     JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    AEPRED_GIT_COMMIT=${GIT_COMMIT}
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app/ml ./ml
