@@ -230,6 +230,30 @@ class Retention(BaseModel):
     models_days: int = Field(gt=0)
 
 
+class Monitoring(BaseModel):
+    """Monitoring, decay rules and alert thresholds (issue 9); read by src/monitoring/."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check_interval_hours: float = Field(gt=0)
+    performance_window_days: float = Field(gt=0)
+    drift_window_hours: float = Field(gt=0)
+    bucket_minutes: int = Field(gt=0)
+    auroc_threshold: float = Field(gt=0, lt=1)
+    consecutive_checks: int = Field(ge=1)
+    min_labelled: int = Field(ge=0)
+    ks_threshold: float = Field(gt=0, lt=1)
+    max_drifted_features: int = Field(ge=0)
+    cooldown_hours: float = Field(ge=0)
+    psi_bins: int = Field(ge=2)
+    reference_bins: int = Field(ge=2)
+    alert_auroc_critical: float = Field(gt=0, lt=1)
+    alert_auroc_warning: float = Field(gt=0, lt=1)
+    alert_drifted_features: int = Field(ge=0)
+    alert_p99_latency_ms: float = Field(gt=0)
+    alert_error_rate: float = Field(gt=0, lt=1)
+
+
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -248,6 +272,7 @@ class Params(BaseModel):
     simulator: dict[str, Any]
     pipeline: Pipeline
     retention: Retention
+    monitoring: Monitoring
 
 
 class ParamsError(ValueError):

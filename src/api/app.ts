@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import './fastify-types.js';
-import { apiError } from './errors.js';
+import { apiError, errorBody } from './errors.js';
 import { installAuth } from './hooks/auth.js';
 import { installErrorHandling } from './hooks/errors.js';
 import { installRequestLog } from './hooks/logging.js';
@@ -20,6 +20,8 @@ import { predictRoutes } from './routes/predict.js';
 import { retrainRoutes } from './routes/retrain.js';
 import { sessionRoutes } from './routes/session.js';
 import { ErrorSchema } from './schemas.js';
+
+const MAX_PARAM_LENGTH = 200;
 
 /**
  * The service: wiring only. Options are validated here, before anything listens; each route group is
@@ -40,6 +42,16 @@ export async function buildApp(
     bodyLimit: api.body_limit_bytes,
     trustProxy: o.trustProxy,
     genReqId: () => randomUUID(),
+    maxParamLength: MAX_PARAM_LENGTH,
+    // The router's own refusals (bad percent-encoding, over-long parameters) in the catalogue's shape.
+    frameworkErrors: (err, req, reply) => {
+      const e =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? apiError('AEP_API_URL_TOO_LONG', { limit: MAX_PARAM_LENGTH })
+          : apiError('AEP_API_BAD_URL', { reason: err.code });
+      const r: FastifyReply = reply;
+      void r.code(e.status).send(errorBody(e, req.id));
+    },
     requestTimeout: Math.ceil(api.request_timeout_seconds * 1000) + 5000,
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false },

@@ -27,6 +27,8 @@ export const API_ERRORS = {
   AEP_API_ALERT_ACKNOWLEDGED: { status: 409, template: 'alert_id: alert {alert_id} is already acknowledged' },
   AEP_API_MODEL_CONFLICT: { status: 409, template: '{reason}' },
   AEP_API_NOT_FOUND: { status: 404, template: 'no route {method} {url}' },
+  AEP_API_BAD_URL: { status: 400, template: 'the URL is not valid: {reason}' },
+  AEP_API_URL_TOO_LONG: { status: 414, template: 'a path parameter exceeds {limit} characters' },
   AEP_API_BODY_TOO_LARGE: { status: 413, template: 'request body exceeds {limit} bytes' },
   AEP_API_UNSUPPORTED_MEDIA_TYPE: { status: 415, template: 'content-type {type} is not accepted; send JSON' },
   AEP_API_UNAUTHENTICATED: {
