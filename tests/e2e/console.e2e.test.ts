@@ -80,7 +80,9 @@ describe('coordinator console in Chromium', () => {
 
   it('lists patients by risk, highest first, and the open alerts', async () => {
     await page.waitForSelector('tr.patient-row');
-    const probs = await page.$$eval('tr.patient-row td:nth-child(4)', (tds) => tds.map((t) => Number(t.textContent)));
+    const probs = await page.$$eval('tr.patient-row td:nth-child(4)', (tds) =>
+      tds.map((t) => Number(t.textContent)),
+    );
     expect(probs.length).toBe(N / 2);
     expect([...probs].sort((a, b) => b - a)).toEqual(probs);
     const open = (await svc.backend.openAlerts({ limit: 1000 })).length;
@@ -104,7 +106,9 @@ describe('coordinator console in Chromium', () => {
     expect(first).toBeTruthy();
     await page.click('tr.patient-row');
     await expect.poll(() => page.textContent('#detail-patient')).toBe(first);
-    await expect.poll(() => page.getAttribute('#trend-line', 'points')).toMatch(/^[\d.]+,[\d.]+( [\d.]+,[\d.]+)+$/);
+    await expect
+      .poll(() => page.getAttribute('#trend-line', 'points'))
+      .toMatch(/^[\d.]+,[\d.]+( [\d.]+,[\d.]+)+$/);
     await expect.poll(() => page.$$eval('#factors tr.factor', (r) => r.length)).toBeGreaterThan(0);
     expect(await page.textContent('#trend-summary')).toMatch(/model 1/);
     await shot('04-patient-detail');
@@ -115,7 +119,9 @@ describe('coordinator console in Chromium', () => {
     expect(alertId).toBeTruthy();
     await page.click(`li.alert[data-alert-id="${alertId}"] button.ack`);
     await page.waitForSelector(`li.alert.acknowledged[data-alert-id="${alertId}"]`);
-    expect(await page.textContent(`li.alert[data-alert-id="${alertId}"] .ack-by`)).toMatch(/acknowledged by key:/);
+    expect(await page.textContent(`li.alert[data-alert-id="${alertId}"] .ack-by`)).toMatch(
+      /acknowledged by key:/,
+    );
     const keyId = /^aep_([a-z0-9]{12})_/.exec(svc.keys.coordinator)?.[1];
     const { rows } = await svc.db.pool.query(
       "SELECT actor, subject FROM audit_log WHERE action = 'alert.acknowledged'",
