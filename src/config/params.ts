@@ -140,6 +140,28 @@ const RetentionSchema = z.strictObject({
 });
 export type RetentionParams = z.infer<typeof RetentionSchema>;
 
+/** Monitoring, decay rules and alert thresholds (issue 9, src/monitoring/, ops/prometheus/). */
+const MonitoringSchema = z.strictObject({
+  check_interval_hours: z.number().positive(),
+  performance_window_days: z.number().positive(),
+  drift_window_hours: z.number().positive(),
+  bucket_minutes: z.number().int().positive(),
+  auroc_threshold: unit,
+  consecutive_checks: z.number().int().min(1),
+  min_labelled: z.number().int().nonnegative(),
+  ks_threshold: unit,
+  max_drifted_features: z.number().int().nonnegative(),
+  cooldown_hours: z.number().nonnegative(),
+  psi_bins: z.number().int().min(2),
+  reference_bins: z.number().int().min(2),
+  alert_auroc_critical: unit,
+  alert_auroc_warning: unit,
+  alert_drifted_features: z.number().int().nonnegative(),
+  alert_p99_latency_ms: z.number().positive(),
+  alert_error_rate: unit,
+});
+export type MonitoringParams = z.infer<typeof MonitoringSchema>;
+
 export const ParamsSchema = z.strictObject({
   seed: z.number().int().nonnegative(),
   training: TrainingSchema,
@@ -155,6 +177,7 @@ export const ParamsSchema = z.strictObject({
   canary: CanarySchema,
   pipeline: PipelineSchema,
   retention: RetentionSchema,
+  monitoring: MonitoringSchema,
 });
 
 export type Params = z.infer<typeof ParamsSchema>;
