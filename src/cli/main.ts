@@ -5,12 +5,23 @@ import { registerAudit } from './commands/audit.js';
 import { registerDb } from './commands/db.js';
 import { registerImport } from './commands/import.js';
 import { registerIngest } from './commands/ingest.js';
+import { registerLineage } from './commands/lineage.js';
 import { registerServe } from './commands/serve.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerStack } from './commands/stack.js';
 
 /** Every command module adds itself here; the entry file only wires. */
-const registrars: Array<(program: Command) => void> = [registerStack, registerDb, registerImport, registerIngest, registerSimulate, registerServe, registerAudit, registerApiKey];
+const registrars: Array<(program: Command) => void> = [
+  registerStack,
+  registerDb,
+  registerImport,
+  registerIngest,
+  registerSimulate,
+  registerServe,
+  registerAudit,
+  registerApiKey,
+  registerLineage,
+];
 
 export function buildProgram(): Command {
   const program = new Command('aepred')

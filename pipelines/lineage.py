@@ -1,0 +1,168 @@
+"""Lineage of one prediction (issue 10, `aepred lineage <prediction-id>`, docs/pipelines.md):
+
+    prediction id (audit_log.seq, action prediction.served; issue 8's hash-chained audit trail)
+      -> model version (the row's model_version)  -> MLflow registry version -> MLflow run
+      -> the run's data_version tag (DVC's md5 of the training features) and git_commit tag
+      -> the git commit whose dvc.lock records that md5 (the DVC data version), its stage and path
+      -> that commit's raw snapshot (data/lake/bronze) and its manifest: the source Kafka offsets
+         (per topic and partition) the training data was read from.
+
+The prediction's own inputs are named by the audit row's input_hash (the feature-vector hash) and
+correlation_id; the Kafka offsets of the events the actor had applied are not in the audit row yet
+(reported under `missing`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ml.paths import REPO_ROOT
+
+RAW_PATH = "data/lake/bronze"
+MANIFEST = "manifest.json"
+
+
+class LineageError(LookupError):
+    """A link of the chain is missing; the message says which."""
+
+
+def audit_row(dsn: str, prediction_id: int) -> dict[str, Any]:
+    import psycopg2
+
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT seq, at, actor, action, subject, model_version, input_hash, correlation_id, payload,"
+            " encode(hash, 'hex') FROM audit_log WHERE seq = %s",
+            (prediction_id,),
+        )
+        row = cur.fetchone()
+    if row is None:
+        raise LineageError(f"prediction {prediction_id}: no audit row with that seq")
+    keys = ("seq", "at", "actor", "action", "subject", "model_version", "input_hash", "correlation_id")
+    out: dict[str, Any] = dict(zip(keys, row[:8], strict=True))
+    out["at"] = out["at"].isoformat()
+    out["payload"] = json.loads(row[8])
+    out["hash"] = row[9]
+    if out["action"] != "prediction.served":
+        raise LineageError(f"audit row {prediction_id} is {out['action']!r}, not a prediction")
+    return out
+
+
+def model_and_run(client: Any, registered_model: str, model_version: str) -> dict[str, Any]:
+    ref = model_version.removeprefix("models:/")
+    name, _, version = ref.rpartition("/")
+    mv = client.get_model_version(name or registered_model, version)
+    run = client.get_run(mv.run_id)
+    tags = dict(run.data.tags)
+    return {
+        "model": {
+            "name": mv.name,
+            "version": str(mv.version),
+            "aliases": list(getattr(mv, "aliases", []) or []),
+            "source": mv.source,
+            "feature_set_hash": (mv.tags or {}).get("feature_set_hash"),
+        },
+        "mlflow_run": {
+            "run_id": run.info.run_id,
+            "experiment_id": run.info.experiment_id,
+            "artifact_uri": run.info.artifact_uri,
+            "data_version": tags.get("data_version"),
+            "git_commit": tags.get("git_commit"),
+        },
+    }
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+def dvc_version(repo: Path, md5: str) -> dict[str, Any]:
+    """The newest commit whose dvc.lock has an output with this md5, and that commit's raw snapshot."""
+    for commit in _git(repo, "log", "--format=%H", "--", "dvc.lock").split():
+        lock = yaml.safe_load(_git(repo, "show", f"{commit}:dvc.lock"))
+        outs = {
+            o["path"]: (stage, o["md5"])
+            for stage, spec in lock.get("stages", {}).items()
+            for o in spec.get("outs", [])
+        }
+        for path, (stage, value) in outs.items():
+            if value == md5:
+                raw = outs.get(RAW_PATH)
+                return {
+                    "commit": commit,
+                    "stage": stage,
+                    "path": path,
+                    "md5": md5,
+                    "raw_snapshot": {"path": RAW_PATH, "md5": raw[1]} if raw else None,
+                }
+    raise LineageError(f"no commit of {repo}/dvc.lock records an output with md5 {md5}")
+
+
+def source_offsets(repo: Path, commit: str) -> dict[str, Any]:
+    """The raw snapshot's manifest at that commit, read through DVC (cache, else the remote)."""
+    import dvc.api
+
+    with dvc.api.open(f"{RAW_PATH}/{MANIFEST}", repo=str(repo), rev=commit) as f:
+        manifest: dict[str, Any] = json.load(f)
+    return manifest
+
+
+def trace(
+    prediction: dict[str, Any], client: Any, registered_model: str, repo: Path = REPO_ROOT
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"prediction": prediction}
+    out |= model_and_run(client, registered_model, str(prediction["model_version"]))
+    missing: list[str] = []
+    md5 = out["mlflow_run"]["data_version"]
+    if md5 and str(md5).endswith(".dir"):
+        out["dvc"] = dvc_version(repo, str(md5))
+        manifest = source_offsets(repo, out["dvc"]["commit"])
+        out["training_data"] = {
+            "snapshot": manifest.get("snapshot"),
+            "window": manifest.get("window"),
+            "source": manifest.get("source"),
+            "kafka_offsets": manifest.get("kafka_offsets"),
+        }
+    else:
+        missing.append(f"the run's data_version {md5!r} is not a DVC directory hash (trained outside DVC)")
+    out["git_commit"] = out["mlflow_run"]["git_commit"] or (out.get("dvc") or {}).get("commit")
+    missing.append("kafka offsets of the events behind this prediction: not in the audit row (issue 8)")
+    out["missing"] = missing
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m pipelines.lineage")
+    p.add_argument("prediction_id", type=int)
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("AEPRED_DATABASE_URL", "postgresql://aepred:aepred@127.0.0.1:55432/aepred"),
+    )
+    p.add_argument("--repo", type=Path, default=REPO_ROOT, help="the git + DVC repository of the pipeline")
+    args = p.parse_args(argv)
+    from mlflow.tracking import MlflowClient
+
+    from ml.params import load_params
+    from ml.tracking import configure
+
+    try:
+        row = audit_row(args.database_url, args.prediction_id)
+        client = MlflowClient(tracking_uri=configure().tracking_uri)
+        result = trace(row, client, load_params().training.registered_model, args.repo)
+    except LineageError as e:
+        print(f"lineage: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

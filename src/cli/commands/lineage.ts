@@ -1,0 +1,40 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { REPO_ROOT } from '../../shared/paths.js';
+
+/**
+ * `aepred lineage <prediction-id>`: prediction -> model version -> MLflow run -> DVC data version ->
+ * git commit -> source Kafka offsets. The walk lives in Python (pipelines/lineage.py), where the
+ * MLflow and DVC clients are; this command runs it and passes its JSON and exit code through.
+ */
+export function registerLineage(program: Command): void {
+  program
+    .command('lineage')
+    .description(
+      'trace a prediction to its model, MLflow run, DVC data version, git commit and Kafka offsets',
+    )
+    .argument('<prediction-id>', 'the prediction_id of a /predict answer (audit_log seq)')
+    .option(
+      '--database-url <url>',
+      'Postgres with the audit trail (default: AEPRED_DATABASE_URL or the stack)',
+    )
+    .action(async (id: string, opts: { databaseUrl?: string }) => {
+      if (!/^[1-9][0-9]*$/.test(id)) {
+        program.error(`lineage: prediction id must be a positive integer, got ${JSON.stringify(id)}`, {
+          exitCode: 2,
+        });
+      }
+      const venv = resolve(REPO_ROOT, '.venv', 'bin', 'python');
+      const python = existsSync(venv) ? venv : 'python3';
+      const args = ['-m', 'pipelines.lineage', id];
+      if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
+      const code = await new Promise<number>((done, fail) => {
+        const child = spawn(python, args, { cwd: REPO_ROOT, stdio: 'inherit' });
+        child.on('error', fail);
+        child.on('close', (c) => done(c ?? 1));
+      });
+      process.exitCode = code;
+    });
+}
