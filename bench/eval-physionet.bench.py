@@ -161,6 +161,12 @@ def main() -> int:
             "utility": six["utility"],
             "subgroup_auroc_gaps": six["subgroup_auroc_gaps"],
             "seconds": round(time.perf_counter() - started, 1),
+            "targets": {"auroc": 0.85, "calibration_error": 0.05},
+            "targets_met": {
+                "auroc": six["auroc"] >= 0.85,
+                "calibration_error": six["calibration_error"] < 0.05,
+            },
+            "device": result["horizons"]["6h"]["device"],
             "notes": [
                 "Features are built by ml/physionet.py directly from the .psv files (hourly, "
                 "point-in-time, contract names where the contract has the signal), not by the Spark "
