@@ -110,8 +110,11 @@ export async function startService(c: ServeConfig): Promise<Running> {
     now: Date.now,
   });
 
-  const audit = new PgAuditLog(c.pool, { maxRows: params.api.audit.group_commit_max_rows });
   const metrics = new ApiMetrics();
+  const audit = new PgAuditLog(c.pool, {
+    maxRows: params.api.audit.group_commit_max_rows,
+    onBatch: (rows) => metrics.auditBatch.observe(rows),
+  });
   const app = await buildApp(
     {
       backend,

@@ -43,12 +43,13 @@ export class PgAuditLog implements AuditLog {
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
-  /** Rows written per INSERT, for the metrics and the bench. */
-  readonly batchSizes: number[] = [];
+  /** Told the rows written by each INSERT (the group-commit histogram, tests). */
+  readonly #onBatch: (rows: number) => void;
 
-  constructor(pool: pg.Pool, opts: { maxRows: number }) {
+  constructor(pool: pg.Pool, opts: { maxRows: number; onBatch?: (rows: number) => void }) {
     this.#pool = pool;
     this.#maxRows = opts.maxRows;
+    this.#onBatch = opts.onBatch ?? (() => {});
   }
 
   append(entry: AuditEntry): Promise<Appended> {
@@ -78,7 +79,7 @@ export class PgAuditLog implements AuditLog {
           params,
         );
         rows.sort((a, b) => Number(a.seq) - Number(b.seq));
-        this.batchSizes.push(batch.length);
+        this.#onBatch(batch.length);
         batch.forEach((p, i) => {
           const r = rows[i];
           if (r === undefined) p.reject(new Error('audit insert returned fewer rows'));

@@ -239,7 +239,11 @@ export async function startRealService(opts: { patients: number; redis?: boolean
     });
     probes.push(redisProbe(redis));
   }
-  const audit = new PgAuditLog(db.pool, { maxRows: params.api.audit.group_commit_max_rows });
+  const metrics = new ApiMetrics();
+  const audit = new PgAuditLog(db.pool, {
+    maxRows: params.api.audit.group_commit_max_rows,
+    onBatch: (rows) => metrics.auditBatch.observe(rows),
+  });
   const hub = new AlertHub({ capacity: params.api.sse_buffer, epoch: `t${Date.now().toString(36)}` });
   const tls = loadOrCreateTls({ dir: mkdtempSync(join(tmpdir(), 'aepred-tls-')) });
   const app = await buildApp(
@@ -250,7 +254,7 @@ export async function startRealService(opts: { patients: number; redis?: boolean
       auth: new Authenticator(store, { cacheMs: params.api.api_key_cache_seconds * 1000 }),
       probes,
       readinessProbes: ['postgres'],
-      metrics: new ApiMetrics(),
+      metrics,
       hub,
       now: Date.now,
     },

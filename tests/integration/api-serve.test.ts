@@ -142,6 +142,7 @@ describe('serving with the real actors and model', () => {
     const m = await call(svc, 'GET', '/metrics');
     expect(m.body).toMatch(/aepred_prediction_latency_seconds_bucket\{le="0.01",route="\/predict"\} \d+/);
     expect(m.body).toMatch(/aepred_prediction_count_total\{risk_level="\w+"\} \d+/);
+    expect(m.body).toMatch(/aepred_audit_group_commit_rows_count [1-9]\d*/);
     expect(m.body).not.toContain('API-00');
   });
 
