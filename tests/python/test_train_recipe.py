@@ -123,3 +123,15 @@ def test_split_is_by_patient_and_stratified() -> None:
 def test_shipped_params_training_section() -> None:
     t = load_params(REPO_ROOT / "params.yaml").training
     assert tuple(t.hidden_sizes) == (64, 32) and t.dropout == 0.3 and t.max_epochs == 50 and t.patience == 5
+
+
+def test_evaluate_cli_scores_the_exported_model(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = _train(tiny, tmp_path / "run")
+    capsys.readouterr()
+    rc = main(["evaluate", "--model", str(tmp_path / "run" / "model" / "model.onnx"), "--data", str(tiny)])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["feature_set_hash"] == summary["feature_set_hash"]
+    assert 0.5 < out["metrics"]["test_auroc"] <= 1.0
