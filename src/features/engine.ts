@@ -158,17 +158,20 @@ interface Baseline {
   n: number;
 }
 
+/** Plain data with typed arrays and NaN kept as they are: snapshots are v8-serialized (binary). */
 export interface PatientFeaturesState {
-  v: 1;
+  v: 2;
   context: PatientContext;
   sources: string[];
   vitals: RingState;
-  first: Array<number | null>;
+  first: Float64Array;
   frozen: Array<Baseline | null>;
   labs: LabState[];
   meds: MedEvent[];
   ae: Array<[number, number, number, string]>;
-  latest: number | null;
+  latest: number;
+  latestVital: number;
+  latestLab: number;
 }
 
 /** Scratch arrays shared by every patient of a thread: computing is synchronous, so one set suffices. */
@@ -188,7 +191,13 @@ export class PatientFeatures {
   #meds: MedEvent[] = [];
   #ae: Array<[number, number, number, string]> = [];
   #latest = Number.NaN;
-  #row: Float64Array;
+  /**
+   * Eviction reads the latest time of its own topic only, so what a window retains depends on the
+   * order of its own topic (one Kafka partition, ordered), never on how topics interleave: a replay
+   * with different batch boundaries ends in the same state.
+   */
+  #latestVital = Number.NaN;
+  #latestLab = Number.NaN;
 
   constructor(plan: FeaturePlan, context: PatientContext = {}) {
     this.plan = plan;
@@ -197,7 +206,6 @@ export class PatientFeatures {
     this.#first = new Float64Array(plan.vitalSignals.length).fill(Number.NaN);
     this.#frozen = plan.vitalSignals.map(() => null);
     this.#labs = plan.labCodes.map(() => new LabSeries());
-    this.#row = new Float64Array(plan.vitalSignals.length);
   }
 
   /** Latest event time applied (vitals, labs, medications); NaN before the first. */
@@ -206,7 +214,7 @@ export class PatientFeatures {
   }
 
   get bytes(): number {
-    let b = this.#vitals.bytes + this.#first.byteLength + this.#row.byteLength;
+    let b = this.#vitals.bytes + this.#first.byteLength;
     for (const l of this.#labs) b += l.bytes;
     return b + this.#meds.length * 64 + this.#ae.length * 48;
   }
@@ -239,6 +247,7 @@ export class PatientFeatures {
     if (!any) return false;
     ring.insert(time, src, values);
     this.#touch(time);
+    if (!(this.#latestVital >= time)) this.#latestVital = time;
     this.#evictVitals();
     return true;
   }
@@ -249,7 +258,8 @@ export class PatientFeatures {
     const series = this.#labs[i]!;
     if (!series.insert(ev, arrival, value, this.#source(source))) return false;
     this.#touch(ev);
-    series.evict(this.#latest - this.plan.labRetentionMs, 4);
+    if (!(this.#latestLab >= ev)) this.#latestLab = ev;
+    series.evict(this.#latestLab - this.plan.labRetentionMs, 4);
     return true;
   }
 
@@ -284,7 +294,7 @@ export class PatientFeatures {
 
   #evictVitals(): void {
     const ring = this.#vitals;
-    const cut = this.#latest - this.plan.vitalRetentionMs;
+    const cut = this.#latestVital - this.plan.vitalRetentionMs;
     if (ring.length === 0 || ring.time(0) > cut) return;
     const n = ring.upperBound(cut);
     for (let s = 0; s < ring.signals; s++) {
@@ -428,16 +438,18 @@ export class PatientFeatures {
 
   toState(): PatientFeaturesState {
     return {
-      v: 1,
+      v: 2,
       context: this.context,
       sources: [...this.#sources],
       vitals: this.#vitals.toState(),
-      first: Array.from(this.#first, (x) => (Number.isNaN(x) ? null : x)),
+      first: this.#first.slice(),
       frozen: this.#frozen.map((b) => (b ? { ...b } : null)),
       labs: this.#labs.map((l) => l.toState()),
       meds: this.#meds.map((m) => ({ ...m })),
       ae: this.#ae.map((a) => [...a]),
-      latest: Number.isNaN(this.#latest) ? null : this.#latest,
+      latest: this.#latest,
+      latestVital: this.#latestVital,
+      latestLab: this.#latestLab,
     };
   }
 
@@ -445,15 +457,14 @@ export class PatientFeatures {
     const p = new PatientFeatures(plan, s.context);
     p.#sources = [...s.sources];
     p.#vitals = VitalsRing.fromState(s.vitals, plan.vitalSignals.length);
-    p.#first = Float64Array.from(s.first, (x) => x ?? Number.NaN);
-    // JSON turns a NaN std into null; a frozen baseline keeps NaN semantics.
-    p.#frozen = s.frozen.map((b) =>
-      b ? { mean: b.mean ?? Number.NaN, std: b.std ?? Number.NaN, n: b.n } : null,
-    );
+    p.#first = s.first.slice();
+    p.#frozen = s.frozen.map((b) => (b ? { ...b } : null));
     p.#labs = s.labs.map((l) => LabSeries.fromState(l));
     p.#meds = s.meds.map((m) => ({ ...m }));
     p.#ae = s.ae.map((a) => [...a]);
-    p.#latest = s.latest ?? Number.NaN;
+    p.#latest = s.latest;
+    p.#latestVital = s.latestVital;
+    p.#latestLab = s.latestLab;
     return p;
   }
 }

@@ -4,17 +4,16 @@
  * series is small and kept in growable typed arrays.
  */
 export interface LabState {
-  ev: number[];
-  arr: number[];
-  val: number[];
-  src: number[];
+  n: number;
+  /** (event time, arrival time, value, source) per result, four doubles each. */
+  data: Float64Array;
 }
 
+const W = 4;
+
 export class LabSeries {
-  #ev = new Float64Array(4);
-  #arr = new Float64Array(4);
-  #val = new Float64Array(4);
-  #src = new Uint8Array(4);
+  /** One typed array per series (not four): each typed array costs ~100 bytes of heap besides its data. */
+  #d = new Float64Array(2 * W);
   #len = 0;
 
   get length(): number {
@@ -22,44 +21,45 @@ export class LabSeries {
   }
 
   get bytes(): number {
-    return this.#ev.byteLength + this.#arr.byteLength + this.#val.byteLength + this.#src.byteLength;
+    return this.#d.byteLength;
   }
 
   ev(i: number): number {
-    return this.#ev[i]!;
+    return this.#d[i * W]!;
   }
   arr(i: number): number {
-    return this.#arr[i]!;
+    return this.#d[i * W + 1]!;
   }
   val(i: number): number {
-    return this.#val[i]!;
+    return this.#d[i * W + 2]!;
+  }
+  #src(i: number): number {
+    return this.#d[i * W + 3]!;
   }
 
   /** Silver keeps the first-arrived copy of (event time, source, test); returns false for a duplicate. */
   insert(ev: number, arr: number, val: number, src: number): boolean {
     for (let i = this.#len - 1; i >= 0; i--) {
-      if (this.#ev[i]! < ev) break;
-      if (this.#ev[i] === ev && this.#src[i] === src) {
-        if (this.#arr[i]! <= arr) return false;
+      if (this.ev(i) < ev) break;
+      if (this.ev(i) === ev && this.#src(i) === src) {
+        if (this.arr(i) <= arr) return false;
         this.#remove(i);
         break;
       }
     }
-    if (this.#len === this.#ev.length) this.#grow();
+    if ((this.#len + 1) * W > this.#d.length) {
+      const b = new Float64Array(this.#d.length * 2);
+      b.set(this.#d);
+      this.#d = b;
+    }
     let at = this.#len;
-    while (
-      at > 0 &&
-      LabSeries.#after(this.#ev[at - 1]!, this.#arr[at - 1]!, this.#val[at - 1]!, ev, arr, val)
-    )
+    while (at > 0 && LabSeries.#after(this.ev(at - 1), this.arr(at - 1), this.val(at - 1), ev, arr, val))
       at--;
-    this.#ev.copyWithin(at + 1, at, this.#len);
-    this.#arr.copyWithin(at + 1, at, this.#len);
-    this.#val.copyWithin(at + 1, at, this.#len);
-    this.#src.copyWithin(at + 1, at, this.#len);
-    this.#ev[at] = ev;
-    this.#arr[at] = arr;
-    this.#val[at] = val;
-    this.#src[at] = src;
+    this.#d.copyWithin((at + 1) * W, at * W, this.#len * W);
+    this.#d[at * W] = ev;
+    this.#d[at * W + 1] = arr;
+    this.#d[at * W + 2] = val;
+    this.#d[at * W + 3] = src;
     this.#len++;
     return true;
   }
@@ -69,24 +69,8 @@ export class LabSeries {
   }
 
   #remove(i: number): void {
-    this.#ev.copyWithin(i, i + 1, this.#len);
-    this.#arr.copyWithin(i, i + 1, this.#len);
-    this.#val.copyWithin(i, i + 1, this.#len);
-    this.#src.copyWithin(i, i + 1, this.#len);
+    this.#d.copyWithin(i * W, (i + 1) * W, this.#len * W);
     this.#len--;
-  }
-
-  #grow(): void {
-    const cap = this.#ev.length * 2;
-    const grow = <T extends Float64Array | Uint8Array>(a: T, make: (n: number) => T): T => {
-      const b = make(cap);
-      b.set(a);
-      return b;
-    };
-    this.#ev = grow(this.#ev, (n) => new Float64Array(n));
-    this.#arr = grow(this.#arr, (n) => new Float64Array(n));
-    this.#val = grow(this.#val, (n) => new Float64Array(n));
-    this.#src = grow(this.#src, (n) => new Uint8Array(n));
   }
 
   /**
@@ -95,34 +79,24 @@ export class LabSeries {
    */
   evict(before: number, keepLast: number): void {
     const end = this.#len - keepLast;
-    let w = 2;
     let r = 2;
     for (; r < end; r++) {
-      if (this.#ev[r]! >= before) break;
+      if (this.ev(r) >= before) break;
     }
-    if (r === 2) return;
-    for (let i = r; i < this.#len; i++, w++) {
-      this.#ev[w] = this.#ev[i]!;
-      this.#arr[w] = this.#arr[i]!;
-      this.#val[w] = this.#val[i]!;
-      this.#src[w] = this.#src[i]!;
-    }
-    this.#len = w;
+    if (r <= 2) return;
+    this.#d.copyWithin(2 * W, r * W, this.#len * W);
+    this.#len -= r - 2;
   }
 
   toState(): LabState {
-    const n = this.#len;
-    return {
-      ev: Array.from(this.#ev.subarray(0, n)),
-      arr: Array.from(this.#arr.subarray(0, n)),
-      val: Array.from(this.#val.subarray(0, n)),
-      src: Array.from(this.#src.subarray(0, n)),
-    };
+    return { n: this.#len, data: this.#d.slice(0, this.#len * W) };
   }
 
   static fromState(s: LabState): LabSeries {
     const l = new LabSeries();
-    for (let i = 0; i < s.ev.length; i++) l.insert(s.ev[i]!, s.arr[i]!, s.val[i]!, s.src[i]!);
+    l.#d = new Float64Array(Math.max(2, s.n) * W);
+    l.#d.set(s.data.subarray(0, s.n * W));
+    l.#len = s.n;
     return l;
   }
 }

@@ -88,3 +88,71 @@ export function asRecord<T extends { key: string }, V>(
   for (const it of items ?? []) out[it.key] = pick(it);
   return out;
 }
+
+export interface MlflowModelVersion {
+  name: string;
+  version: string;
+  run_id?: string;
+  source?: string;
+  tags?: MlflowRunParam[];
+}
+
+/**
+ * Registry reads for serving (issue 7): which version an alias points at, and the bytes of the
+ * run's `model/model.onnx` (what `ml/registry.py` registers). Additive to MlflowClient above.
+ */
+export class MlflowRegistryReader {
+  readonly #base: string;
+  readonly #client: MlflowClient;
+  readonly #fetch: typeof fetch;
+
+  constructor(trackingUri: string, fetchImpl: typeof fetch = fetch) {
+    this.#client = new MlflowClient(trackingUri, fetchImpl);
+    this.#base = trackingUri.replace(/\/+$/, '');
+    this.#fetch = fetchImpl;
+  }
+
+  get client(): MlflowClient {
+    return this.#client;
+  }
+
+  /** The version holding `alias`, or undefined when no version holds it. */
+  async versionByAlias(name: string, alias: string): Promise<MlflowModelVersion | undefined> {
+    const url = `${this.#base}/api/2.0/mlflow/registered-models/alias?${new URLSearchParams({ name, alias })}`;
+    const res = await this.#get(url);
+    if (res.status === 404 || res.status === 400) return undefined;
+    if (!res.ok) {
+      throw new AepredError('AEP_MLFLOW_HTTP', `MLflow alias lookup answered ${res.status}`, {
+        retryable: res.status >= 500,
+      });
+    }
+    return ((await res.json()) as { model_version: MlflowModelVersion }).model_version;
+  }
+
+  /** A run artifact's bytes through the tracking server's artifact proxy. */
+  async runArtifact(runId: string, path: string): Promise<Uint8Array> {
+    const url = `${this.#base}/get-artifact?${new URLSearchParams({ path, run_uuid: runId })}`;
+    const res = await this.#get(url);
+    if (!res.ok) {
+      throw new AepredError(
+        'AEP_MLFLOW_HTTP',
+        `MLflow artifact ${path} of run ${runId} answered ${res.status}`,
+        {
+          retryable: res.status >= 500,
+        },
+      );
+    }
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  async #get(url: string): Promise<Response> {
+    try {
+      return await this.#fetch(url);
+    } catch (e) {
+      throw new AepredError('AEP_MLFLOW_UNREACHABLE', `MLflow at ${this.#base} did not answer`, {
+        retryable: true,
+        cause: e,
+      });
+    }
+  }
+}

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Observation } from '../../features/normalize.js';
 import type { ModelSession } from '../../scoring/session.js';
 import {
   acknowledge,
@@ -9,7 +10,14 @@ import {
   scored,
   toSnapshot,
 } from './behavior.js';
-import type { AlertChanged, PatientCommand, PatientEvent, PatientId, RiskScored } from './protocol.js';
+import type {
+  AlertChanged,
+  EventPosition,
+  PatientCommand,
+  PatientEvent,
+  PatientId,
+  RiskScored,
+} from './protocol.js';
 
 /** A model session lent for one scoring; done() lets a hot swap release the old one safely. */
 export interface ModelLease {
@@ -99,20 +107,15 @@ export class PatientActor {
 
   async #handle(cmd: PatientCommand): Promise<RiskScored | AlertChanged | PatientSnapshot | null> {
     switch (cmd.type) {
-      case 'patient.event.apply': {
-        const r = applyEvent(this.#cfg, this.#state, cmd.obs, cmd.position);
-        if (r.kind === 'skipped') {
-          this.#out.emit({
-            type: 'patient.event.skipped',
-            patientId: this.id,
-            position: cmd.position,
-            reason: r.reason,
-          });
-          if (r.reason === 'duplicate') this.dirty = true;
-          return null;
+      case 'patient.event.apply':
+        return this.#apply(cmd.obs, cmd.position);
+      case 'patient.events.apply': {
+        let last: RiskScored | null = null;
+        for (const it of cmd.items) {
+          const due = this.#apply(it.obs, it.position);
+          if (due) last = (await due) ?? last;
         }
-        this.dirty = true;
-        return r.scoreAt === null ? null : this.#score(r.scoreAt, true);
+        return last;
       }
       case 'patient.score.request':
         return this.#score(cmd.t, false);
@@ -126,6 +129,18 @@ export class PatientActor {
         this.dirty = false;
         return toSnapshot(this.#state);
     }
+  }
+
+  /** Synchronous unless a throttled scoring is due: a batch costs one promise, not one per event. */
+  #apply(obs: Observation, position: EventPosition): Promise<RiskScored | null> | null {
+    const r = applyEvent(this.#cfg, this.#state, obs, position);
+    if (r.kind === 'skipped') {
+      this.#out.emit({ type: 'patient.event.skipped', patientId: this.id, position, reason: r.reason });
+      if (r.reason === 'duplicate') this.dirty = true;
+      return null;
+    }
+    this.dirty = true;
+    return r.scoreAt === null ? null : this.#score(r.scoreAt, true);
   }
 
   async #score(t: number, throttled: boolean): Promise<RiskScored | null> {

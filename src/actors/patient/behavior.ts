@@ -162,30 +162,32 @@ export const alertLevel = (s: PatientState): AlertLevel => s.alert.value as Aler
 
 // --- snapshots ------------------------------------------------------------------------------------
 
+/**
+ * A patient's whole state as plain data (typed arrays, NaN and infinities kept): the snapshot store
+ * encodes it in binary (store.ts), so a restored actor is bit-for-bit the one that was saved.
+ */
 export interface PatientSnapshot {
-  v: 1;
+  v: 2;
   id: string;
   features: PatientFeaturesState;
-  alert: { value: AlertLevel; raisedAt: { watch: number | null; high: number | null } };
+  alert: { value: AlertLevel; raisedAt: { watch: number; high: number } };
   applied: Record<string, string>;
-  lastScoredAt: number | null;
+  lastScoredAt: number;
   last: PatientState['last'];
   partition: number;
 }
 
-const fin = (x: number): number | null => (Number.isFinite(x) ? x : null);
-
 export function toSnapshot(s: PatientState): PatientSnapshot {
   return {
-    v: 1,
+    v: 2,
     id: s.id,
     features: s.features.toState(),
     alert: {
       value: alertLevel(s),
-      raisedAt: { watch: fin(s.alert.context.raisedAt.watch), high: fin(s.alert.context.raisedAt.high) },
+      raisedAt: { watch: s.alert.context.raisedAt.watch, high: s.alert.context.raisedAt.high },
     },
     applied: Object.fromEntries([...s.applied].map(([k, v]) => [k, v.toString()])),
-    lastScoredAt: fin(s.lastScoredAt),
+    lastScoredAt: s.lastScoredAt,
     last: s.last,
     partition: s.partition,
   };
@@ -197,10 +199,7 @@ export function fromSnapshot(cfg: BehaviorConfig, snap: PatientSnapshot): Patien
     value: snap.alert.value,
     context: {
       ...start.context,
-      raisedAt: {
-        watch: snap.alert.raisedAt.watch ?? Number.NEGATIVE_INFINITY,
-        high: snap.alert.raisedAt.high ?? Number.NEGATIVE_INFINITY,
-      },
+      raisedAt: { watch: snap.alert.raisedAt.watch, high: snap.alert.raisedAt.high },
     },
   });
   return {
@@ -208,7 +207,7 @@ export function fromSnapshot(cfg: BehaviorConfig, snap: PatientSnapshot): Patien
     features: PatientFeatures.fromState(cfg.plan, snap.features),
     alert,
     applied: new Map(Object.entries(snap.applied).map(([k, v]) => [k, BigInt(v)])),
-    lastScoredAt: snap.lastScoredAt ?? Number.NaN,
+    lastScoredAt: snap.lastScoredAt,
     last: snap.last,
     partition: snap.partition,
   };

@@ -23,8 +23,16 @@ export interface RiskFactor {
 
 // --- commands (imperative) --------------------------------------------------------------------------
 
+/** One event as delivered from Kafka. */
+export interface DeliveredEvent {
+  readonly obs: Observation;
+  readonly position: EventPosition;
+}
+
 export type PatientCommand =
   | { type: 'patient.event.apply'; obs: Observation; position: EventPosition }
+  /** A Kafka batch's events of one patient, applied in one mailbox turn (in order). */
+  | { type: 'patient.events.apply'; items: readonly DeliveredEvent[] }
   | { type: 'patient.score.request'; t: number }
   | { type: 'patient.alert.acknowledge'; t: number; by: string }
   | { type: 'patient.snapshot.take' };

@@ -9,6 +9,7 @@ import {
   toSnapshot,
 } from '../../actors/patient/behavior.js';
 import type {
+  DeliveredEvent,
   EventPosition,
   PatientCommand,
   PatientEvent,
@@ -34,6 +35,12 @@ export interface PatientSupervisorOptions {
   logger: Logger;
   /** Everything the actors emit (scorings, alerts) and the supervisor's own lifecycle events. */
   emit: (e: PatientEvent | PatientSupervisorEvent) => void;
+  /**
+   * The Kafka partition a patient's events land in (the producers' partitioner over the patient id).
+   * With it, a request for a patient of a partition this replica does not own is answered from the
+   * snapshot instead of activating a second live actor here.
+   */
+  partitionOf?: (p: PatientId) => number;
 }
 
 interface Child {
@@ -60,6 +67,8 @@ export class PatientSupervisor {
   readonly #spec: SupervisionSpec;
   #timer: TimerHandle | undefined;
   #owned: Set<number> | undefined;
+  /** Fence of the consumer-group generation the actors are fed under (store.ts). */
+  #fence = 0;
 
   constructor(o: PatientSupervisorOptions) {
     this.#o = o;
@@ -103,8 +112,26 @@ export class PatientSupervisor {
     this.#children.clear();
   }
 
+  get fence(): number {
+    return this.#fence;
+  }
+
+  /** Snapshots written from now on carry this fence; set after each consumer-group join. */
+  setFence(f: number): void {
+    this.#fence = f;
+  }
+
   async deliver(p: PatientId, obs: Observation, position: EventPosition): Promise<void> {
-    const cmd: PatientCommand = { type: 'patient.event.apply', obs, position };
+    return this.#deliver(p, { type: 'patient.event.apply', obs, position });
+  }
+
+  /** A Kafka batch's events of one patient, in order, in one mailbox turn. */
+  async deliverBatch(p: PatientId, items: readonly DeliveredEvent[]): Promise<void> {
+    if (items.length === 0) return;
+    return this.#deliver(p, { type: 'patient.events.apply', items });
+  }
+
+  async #deliver(p: PatientId, cmd: PatientCommand): Promise<void> {
     const queued = this.#restarting.get(p);
     if (queued) {
       queued.push(cmd);
@@ -116,7 +143,9 @@ export class PatientSupervisor {
     await c.actor.send(cmd);
   }
 
+  /** Scores a patient at t: by its live actor, or from the snapshot when another replica owns it. */
   async score(p: PatientId, t: number): Promise<RiskScored | null> {
+    if (!this.#children.has(p) && !this.ownsPatient(p)) return this.scoreFromSnapshot(p, t);
     const c = this.#children.get(p) ?? (await this.#activate(p));
     c.lastActive = this.#o.clock.now();
     const r = await c.actor.send({ type: 'patient.score.request', t });
@@ -234,7 +263,7 @@ export class PatientSupervisor {
       c.actor.dirty = false;
       kids.push(c);
     }
-    await this.#o.store.putMany(snaps);
+    await this.#o.store.putMany(snaps, this.#fence);
     kids.forEach((c, i) => {
       c.lastSnapshot = snaps[i];
       c.journal = [];
@@ -245,9 +274,11 @@ export class PatientSupervisor {
   /** Placement: the consumer group moved partitions away; snapshot their actors and stop them. */
   async revoke(partitions: readonly number[]): Promise<void> {
     const gone = new Set(partitions);
-    await this.snapshotAll((a) => gone.has(a.state.partition));
+    const of = this.#o.partitionOf;
+    const part = (a: PatientActor): number => (of ? of(a.id) : a.state.partition);
+    await this.snapshotAll((a) => gone.has(part(a)));
     for (const [p, c] of this.#children) {
-      if (gone.has(c.actor.state.partition)) {
+      if (gone.has(part(c.actor))) {
         c.actor.stop();
         this.#children.delete(p);
         this.#o.emit({ type: 'patient.actor.stopped', patientId: p, reason: 'partition revoked' });
@@ -263,6 +294,11 @@ export class PatientSupervisor {
   /** Partitions this replica consumes (undefined until the first assignment: everything local). */
   owns(partition: number): boolean {
     return this.#owned === undefined || this.#owned.has(partition);
+  }
+
+  ownsPatient(p: PatientId): boolean {
+    const of = this.#o.partitionOf;
+    return this.#owned === undefined || of === undefined || this.#owned.has(of(p));
   }
 
   /** A request for a patient this replica does not hold: served read-only from the snapshot. */
