@@ -69,3 +69,12 @@ clean:
 eval-physionet:
 	@test -n "$(TRAIN)" || { echo "usage: make eval-physionet TRAIN=<dir> [TEST=<dir>]" >&2; exit 2; }
 	$(PY) bench/eval-physionet.bench.py --train "$(TRAIN)" $(if $(TEST),--test "$(TEST)")
+
+# Reproducible pipelines and deployment (issue 10; docs/pipelines.md, docs/deployment.md).
+.PHONY: dvc-repro kfp-compile k8s-validate
+dvc-repro: build
+	PATH=$(CURDIR)/.venv/bin:$$PATH dvc repro
+kfp-compile:
+	$(PY) -m pipelines.kubeflow compile
+k8s-validate:
+	deploy/k8s/validate.sh

@@ -30,6 +30,7 @@ export function registerLineage(program: Command): void {
       const python = existsSync(venv) ? venv : 'python3';
       const args = ['-m', 'pipelines.lineage', id];
       if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
+      if (opts.repo) args.push('--repo', resolve(opts.repo));
       const code = await new Promise<number>((done, fail) => {
         const child = spawn(python, args, { cwd: REPO_ROOT, stdio: 'inherit' });
         child.on('error', fail);
