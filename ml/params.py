@@ -254,6 +254,23 @@ class Monitoring(BaseModel):
     alert_error_rate: float = Field(gt=0, lt=1)
 
 
+class Retraining(BaseModel):
+    """The retraining run and the canary verdict (issue 9); read by src/retrain/."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    feature_cadence_hours: float = Field(gt=0)
+    max_epochs: int | None = Field(default=None, gt=0)
+    canary_hours: float = Field(gt=0)
+    canary_min_labelled: int = Field(ge=0)
+    auroc_tolerance: float = Field(ge=0, lt=1)
+    ece_tolerance: float = Field(ge=0, lt=1)
+    error_rate_tolerance: float = Field(ge=0, lt=1)
+    lineage_repo: str = Field(min_length=1)
+    kubeflow_endpoint: str
+    dvc_stages: list[str]
+
+
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -273,6 +290,7 @@ class Params(BaseModel):
     pipeline: Pipeline
     retention: Retention
     monitoring: Monitoring
+    retraining: Retraining
 
 
 class ParamsError(ValueError):

@@ -162,6 +162,21 @@ const MonitoringSchema = z.strictObject({
 });
 export type MonitoringParams = z.infer<typeof MonitoringSchema>;
 
+/** The retraining run and the canary verdict (issue 9, src/retrain/, docs/retraining.md). */
+const RetrainingSchema = z.strictObject({
+  feature_cadence_hours: z.number().positive(),
+  max_epochs: z.number().int().positive().nullable(),
+  canary_hours: z.number().positive(),
+  canary_min_labelled: z.number().int().nonnegative(),
+  auroc_tolerance: z.number().min(0).lt(1),
+  ece_tolerance: z.number().min(0).lt(1),
+  error_rate_tolerance: z.number().min(0).lt(1),
+  lineage_repo: z.string().min(1),
+  kubeflow_endpoint: z.string(),
+  dvc_stages: z.array(z.string().min(1)),
+});
+export type RetrainingParams = z.infer<typeof RetrainingSchema>;
+
 export const ParamsSchema = z.strictObject({
   seed: z.number().int().nonnegative(),
   training: TrainingSchema,
@@ -178,6 +193,7 @@ export const ParamsSchema = z.strictObject({
   pipeline: PipelineSchema,
   retention: RetentionSchema,
   monitoring: MonitoringSchema,
+  retraining: RetrainingSchema,
 });
 
 export type Params = z.infer<typeof ParamsSchema>;
