@@ -1,25 +1,24 @@
 /**
  * The PRD 7.4 stress test of the ingester, shared by tests/integration/ingest-stress.test.ts (10,000
- * messages) and bench/ingest.bench.ts (100,000): a faulty stream into Kafka while the real
- * `aepred ingest` process is SIGKILLed and restarted, a second consumer joins and leaves, and the
- * broker restarts; then bronze and the DLQs are compared with the ground truth.
+ * messages) and bench/ingest.bench.ts (100,000): the simulator's `faults` scenario into Kafka while
+ * the real `aepred ingest` process is SIGKILLed and restarted, a second consumer joins and leaves,
+ * and the broker restarts; then bronze and the DLQs are compared with the simulator's manifest.
  *
  * It runs against a Kafka of its own (a copy of ops/local/stack.yaml on other ports, its own data
  * dir) so the broker restart disturbs nobody else; Postgres (enrollment) is the shared stack's.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
-import { parse, stringify } from 'yaml';
 import { TOPICS, type TopicName } from '../../src/contracts/types.js';
-import { PgEnrollmentStore } from '../../src/db/enrollment.js';
-import { migrate } from '../../src/db/migrate.js';
-import { openPool } from '../../src/db/pool.js';
 import { decodeBronzeFile } from '../../src/ingest/bronze-file.js';
 import { LocalFsLake } from '../../src/lake/local-fs.js';
 import { REPO_ROOT } from '../../src/shared/paths.js';
+import { startOwnKafka } from './ingest-own-kafka.js';
+import { sha1, simulateStream } from './ingest-stream.js';
+import { enroll } from './ingest-throughput.js';
 
 export interface StressOptions {
   messages: number;
@@ -37,17 +36,25 @@ export interface StressOptions {
 
 export interface StressResult {
   produced: number;
+  /** Valid rows bronze must hold (a `duplicate` fault adds a second row with the same event_id). */
   expectedValid: number;
+  expectedDistinctValid: number;
+  /** DLQ records the manifest implies (contract faults, unknown patients, re-sent copies of those). */
   expectedInvalid: number;
+  manifestFaults: number;
   bronzeRows: number;
   bronzeDistinctEventIds: number;
   bronzeDistinctOffsets: number;
   missingValid: number;
+  duplicatedValid: number;
   unexpectedBronze: number;
   dlqRecords: number;
   dlqDistinctSources: number;
   missingInvalid: number;
+  duplicatedDlq: number;
   unexpectedDlq: number;
+  /** DLQ records whose errors lack the manifest's expected_reason. */
+  wrongReason: number;
   dlqReasons: Record<string, number>;
   kills: number;
   rebalances: number;
@@ -71,149 +78,6 @@ function rng(seed: number): () => number {
   };
 }
 
-const FAULTS = [
-  'malformed_json',
-  'schema_violation',
-  'future_timestamp',
-  'diastolic_above_systolic',
-  'unknown_patient',
-  'out_of_range',
-] as const;
-type Fault = (typeof FAULTS)[number];
-
-interface Generated {
-  topic: TopicName;
-  key: string;
-  value: string;
-  eventId: string;
-  fault: Fault | undefined;
-}
-
-function uuid(r: () => number): string {
-  const h = Array.from({ length: 32 }, () => Math.floor(r() * 16).toString(16)).join('');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
-/** A trial-like stream with ~8 % injected faults and a ground-truth manifest. */
-export function generate(n: number, seed: number, runId: string, patients: readonly string[]): Generated[] {
-  const r = rng(seed);
-  const out: Generated[] = [];
-  const t0 = Date.parse('2026-03-01T00:00:00Z');
-  for (let i = 0; i < n; i++) {
-    const u = r();
-    const topic: TopicName =
-      u < 0.7 ? 'patient-vitals' : u < 0.85 ? 'lab-results' : u < 0.95 ? 'medications' : 'adverse-events';
-    const patient = patients[Math.floor(r() * patients.length)] as string;
-    const ts = new Date(t0 + Math.floor(r() * 5 * 86_400_000)).toISOString();
-    const eventId = uuid(r);
-    const env = {
-      event_id: eventId,
-      correlation_id: `${runId}:${i}`,
-      schema_version: '1.0',
-      patient_id: patient,
-      site_id: 'S01',
-      trial_id: 'T1',
-    };
-    let msg: Record<string, unknown>;
-    switch (topic) {
-      case 'patient-vitals':
-        msg = {
-          ...env,
-          source: 'sim:bedside-monitor',
-          timestamp: ts,
-          heart_rate: 60 + r() * 40,
-          blood_pressure_systolic: 110 + r() * 20,
-          blood_pressure_diastolic: 70 + r() * 10,
-          temperature: 36.5 + r(),
-          spo2: 95 + r() * 4,
-        };
-        break;
-      case 'lab-results':
-        msg = {
-          ...env,
-          source: 'sim:lab',
-          timestamp: ts,
-          test_name: 'ALT',
-          value: 20 + r() * 30,
-          unit: 'U/L',
-          reference_range: { low: 7, high: r() < 0.5 ? 56 : null },
-          lab_id: 'LAB1',
-        };
-        break;
-      case 'medications':
-        msg = {
-          ...env,
-          source: 'sim:pharmacy',
-          timestamp: ts,
-          drug_name: 'simvastatin',
-          dosage: 20,
-          unit: 'mg',
-          route: 'ORAL',
-          frequency: 'QD',
-          action: 'dose',
-        };
-        break;
-      case 'adverse-events':
-        msg = {
-          ...env,
-          source: 'sim:site',
-          event_timestamp: ts,
-          report_timestamp: new Date(Date.parse(ts) + 3_600_000).toISOString(),
-          event_type: 'hepatotoxicity',
-          severity: 'moderate',
-          ctcae_grade: 2,
-          reported_by: 'site:S01:investigator',
-        };
-        break;
-    }
-    let fault: Fault | undefined;
-    if (r() < 0.08) fault = FAULTS[Math.floor(r() * FAULTS.length)];
-    let value: string;
-    switch (fault) {
-      case 'malformed_json':
-        value = `${JSON.stringify(msg).slice(0, -5)},,`;
-        break;
-      case 'schema_violation':
-        value = JSON.stringify({ ...msg, surprise: 1 });
-        break;
-      case 'future_timestamp':
-        value = JSON.stringify(
-          topic === 'adverse-events'
-            ? { ...msg, event_timestamp: '2099-01-01T00:00:00Z', report_timestamp: '2099-01-01T01:00:00Z' }
-            : { ...msg, timestamp: '2099-01-01T00:00:00Z' },
-        );
-        break;
-      case 'diastolic_above_systolic':
-        value = JSON.stringify(
-          topic === 'patient-vitals'
-            ? { ...msg, blood_pressure_diastolic: 200, blood_pressure_systolic: 100 }
-            : { ...msg, extra_field: true },
-        );
-        break;
-      case 'unknown_patient':
-        value = JSON.stringify({ ...msg, patient_id: `${runId}-NOBODY-${i}` });
-        break;
-      case 'out_of_range':
-        value = JSON.stringify(
-          topic === 'patient-vitals' ? { ...msg, heart_rate: 999 } : { ...msg, schema_version: '9.9' },
-        );
-        break;
-      default:
-        value = JSON.stringify(msg);
-    }
-    out.push({
-      topic,
-      key: fault === 'unknown_patient' ? `${runId}-NOBODY-${i}` : patient,
-      value,
-      eventId,
-      fault,
-    });
-  }
-  return out;
-}
-
-const sha = (b: Uint8Array | string): string => createHash('sha1').update(b).digest('hex');
-
 function percentile(xs: number[], p: number): number {
   if (xs.length === 0) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -227,51 +91,18 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
   const runId = `it${Date.now().toString(36)}`;
   const port = o.kafkaPort ?? 59192;
   const work = resolve(o.workDir);
-  mkdirSync(work, { recursive: true });
   const lakeDir = join(work, 'lake');
-  // Own Kafka: a copy of the stack config on other ports, its own data dir.
-  const base = parse(readFileSync(resolve(REPO_ROOT, 'ops/local/stack.yaml'), 'utf8')) as {
-    services: { kafka: { port: number; controller_port: number } };
-  };
-  base.services.kafka.port = port;
-  base.services.kafka.controller_port = port + 1;
-  const stackFile = join(work, 'stack.yaml');
-  writeFileSync(stackFile, stringify(base));
-  const params = parse(readFileSync(resolve(REPO_ROOT, 'params.yaml'), 'utf8')) as {
-    ingest: Record<string, number>;
-  };
-  params.ingest.batch_max_records = o.batchMaxRecords ?? params.ingest.batch_max_records ?? 1000;
-  params.ingest.batch_max_seconds = o.batchMaxSeconds ?? 2;
-  params.ingest.session_timeout_ms = 10_000;
-  const paramsFile = join(work, 'params.yaml');
-  writeFileSync(paramsFile, stringify(params));
-  const env = {
-    ...process.env,
-    AEPRED_STACK_CONFIG: stackFile,
-    AEPRED_LOCAL_DIR: join(work, 'local'),
-    AEPRED_PARAMS: paramsFile,
-    KAFKAJS_NO_PARTITIONER_WARNING: '1',
-  };
-  const cli = (args: string[]): void => {
-    const res = spawnSync(process.execPath, ['--import', 'tsx', 'tests/integration/aepred-cli.ts', ...args], {
-      cwd: REPO_ROOT,
-      env,
-      encoding: 'utf8',
-      timeout: 240_000,
-    });
-    if (res.status !== 0) throw new Error(`aepred ${args.join(' ')} failed: ${res.stderr}${res.stdout}`);
-  };
-  // A fresh broker for every run: stop ours if a previous run left it, wipe its data, start it
-  // (stack up creates the topics of stack.yaml).
-  try {
-    cli(['stack', 'down', 'kafka']);
-  } catch {
-    // not running
-  }
-  rmSync(join(work, 'local'), { recursive: true, force: true });
   rmSync(lakeDir, { recursive: true, force: true });
-  cli(['stack', 'up', 'kafka']);
-  const brokers = [`127.0.0.1:${port}`];
+  // A fresh broker of our own for every run (the broker restart must disturb nobody).
+  const { brokers, env, cli } = startOwnKafka({
+    work,
+    port,
+    ingest: {
+      batch_max_records: o.batchMaxRecords ?? 1000,
+      batch_max_seconds: o.batchMaxSeconds ?? 2,
+      session_timeout_ms: 10_000,
+    },
+  });
   const kafka = new Kafka({
     clientId: 'stress',
     brokers,
@@ -281,32 +112,11 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
   const admin = kafka.admin();
   await admin.connect();
 
-  // Enrolled patients in the shared Postgres, prefixed by the run.
-  const pool = openPool();
-  await migrate(pool);
-  const patients = Array.from({ length: 200 }, (_, i) => `${runId}-P${String(i).padStart(4, '0')}`);
-  await new PgEnrollmentStore(pool).upsert(
-    patients.map((patient_id) => ({
-      patient_id,
-      trial_id: 'T1',
-      site_id: 'S01',
-      arm: 'A',
-      enrollment_date: '2026-02-01',
-      age: 60,
-      sex: 'F' as const,
-      height_cm: 170,
-      weight_kg: 70,
-      comorbidities: [],
-      source: 'ingest-stress',
-    })),
-  );
-  await pool.end();
-
-  const stream = generate(o.messages, o.seed, runId, patients);
-  const expectedValid = new Set(stream.filter((g) => g.fault === undefined).map((g) => g.eventId));
-  const expectedInvalid = new Map(
-    stream.filter((g) => g.fault !== undefined).map((g) => [sha(g.value), g.fault]),
-  );
+  // The simulator's faults scenario; its patients enrolled in the shared Postgres (an idempotent
+  // upsert: the simulator's ids are deterministic), its unknown patients never.
+  const sim = await simulateStream({ messages: o.messages, seed: o.seed });
+  await enroll(sim);
+  const stream = sim.chunks;
 
   // Ingester processes (the real CLI).
   const procs = new Set<ChildProcess>();
@@ -354,9 +164,7 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
   await producer.connect();
   const produceTimes: number[] = [];
   const producing = (async () => {
-    const chunk = 2000;
-    for (let i = 0; i < stream.length; i += chunk) {
-      const part = stream.slice(i, i + chunk);
+    for (const part of stream) {
       const byTopic = new Map<TopicName, Array<{ key: string; value: string }>>();
       for (const g of part) {
         let arr = byTopic.get(g.topic);
@@ -424,17 +232,21 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
   await producer.disconnect();
   const producedAt = performance.now();
 
-  // Drain: wait until the group's committed offsets reach the end of every partition.
-  const ends = new Map<string, string>();
+  // Drain: wait until the group's committed offsets reach the end of every partition. An empty
+  // partition (the simulator sends few adverse events) never gets a commit: its offset stays -1.
+  const ends = new Map<string, { low: bigint; high: bigint }>();
   for (const t of TOPICS)
-    for (const p of await admin.fetchTopicOffsets(t)) ends.set(`${t}/${p.partition}`, p.high);
+    for (const p of await admin.fetchTopicOffsets(t))
+      ends.set(`${t}/${p.partition}`, { low: BigInt(p.low), high: BigInt(p.high) });
   const deadline = Date.now() + 10 * 60_000;
   for (;;) {
     let done = true;
     for (const t of TOPICS) {
       const [res] = await admin.fetchOffsets({ groupId: `stress-${runId}`, topics: [t] });
-      for (const p of res?.partitions ?? [])
-        if (BigInt(p.offset) < BigInt(ends.get(`${t}/${p.partition}`) ?? '0')) done = false;
+      for (const p of res?.partitions ?? []) {
+        const end = ends.get(`${t}/${p.partition}`) ?? { low: 0n, high: 0n };
+        if ((p.offset === '-1' ? end.low : BigInt(p.offset)) < end.high) done = false;
+      }
     }
     if (done) break;
     if (Date.now() > deadline) throw new Error('ingester did not drain within 10 minutes');
@@ -467,10 +279,16 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
       rows++;
     }
   }
+  // A `duplicate` fault is a second valid copy (new offset, same event_id): silver dedupes it.
   let missingValid = 0;
-  for (const id of expectedValid) if (!ids.has(id)) missingValid++;
+  let duplicatedValid = 0;
+  for (const [id, n] of sim.expectedValid) {
+    const got = ids.get(id) ?? 0;
+    if (got < n) missingValid += n - got;
+    if (got > n) duplicatedValid += got - n;
+  }
   let unexpectedBronze = 0;
-  for (const id of ids.keys()) if (!expectedValid.has(id)) unexpectedBronze++;
+  for (const id of ids.keys()) if (!sim.expectedValid.has(id)) unexpectedBronze++;
 
   // DLQs, read_committed: exactly the injected faults.
   const consumer = kafka.consumer({ groupId: `stress-verify-${randomUUID()}`, readUncommitted: false });
@@ -485,17 +303,21 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
   const sources = new Set<string>();
   const reasons: Record<string, number> = {};
   let dlqRecords = 0;
+  let wrongReason = 0;
   await consumer.run({
     eachMessage: async ({ topic, partition, message }) => {
       const d = JSON.parse(message.value?.toString('utf8') ?? '{}') as {
         original_base64: string;
         reason: string;
+        errors: Array<{ code: string }>;
         source_topic: string;
         source_partition: number;
         source_offset: string;
       };
-      const h = sha(Buffer.from(d.original_base64, 'base64'));
+      const h = sha1(Buffer.from(d.original_base64, 'base64'));
       dlqHashes.set(h, (dlqHashes.get(h) ?? 0) + 1);
+      const want = sim.expectedInvalid.get(h);
+      if (want !== undefined && !d.errors.some((e) => e.code === want.reason)) wrongReason++;
       sources.add(`${d.source_topic}/${d.source_partition}/${d.source_offset}`);
       reasons[d.reason] = (reasons[d.reason] ?? 0) + 1;
       dlqRecords++;
@@ -507,37 +329,48 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
     // Transaction markers take offsets too: done when nothing new arrived for a while and counts match.
     const before = dlqRecords;
     await sleep(1500);
-    if (dlqRecords === before && (dlqRecords >= expectedInvalid.size || Date.now() > dlqDeadline)) break;
+    if (dlqRecords === before && (dlqRecords >= sim.expectedInvalidRecords || Date.now() > dlqDeadline))
+      break;
   }
   await consumer.disconnect();
   await admin.disconnect();
   let missingInvalid = 0;
-  for (const h of expectedInvalid.keys()) if (!dlqHashes.has(h)) missingInvalid++;
+  let duplicatedDlq = 0;
+  for (const [h, want] of sim.expectedInvalid) {
+    const got = dlqHashes.get(h) ?? 0;
+    if (got < want.count) missingInvalid += want.count - got;
+    if (got > want.count) duplicatedDlq += got - want.count;
+  }
   let unexpectedDlq = 0;
-  for (const h of dlqHashes.keys()) if (!expectedInvalid.has(h)) unexpectedDlq++;
+  for (const h of dlqHashes.keys()) if (!sim.expectedInvalid.has(h)) unexpectedDlq++;
   const seconds = (drainedAt - t0) / 1000;
   void producedAt;
   void dlqEnds;
   return {
-    produced: stream.length,
-    expectedValid: expectedValid.size,
-    expectedInvalid: expectedInvalid.size,
+    produced: sim.total,
+    expectedValid: sim.expectedValidRows,
+    expectedDistinctValid: sim.expectedValid.size,
+    expectedInvalid: sim.expectedInvalidRecords,
+    manifestFaults: sim.manifest.faults.length,
     bronzeRows: rows,
     bronzeDistinctEventIds: ids.size,
     bronzeDistinctOffsets: offsets.size,
     missingValid,
+    duplicatedValid,
     unexpectedBronze,
     dlqRecords,
     dlqDistinctSources: sources.size,
     missingInvalid,
+    duplicatedDlq,
     unexpectedDlq,
+    wrongReason,
     dlqReasons: reasons,
     kills,
     rebalances,
     brokerRestarts,
     seconds,
     drainSeconds: (drainedAt - producedAt) / 1000,
-    eventsPerSecond: stream.length / seconds,
+    eventsPerSecond: sim.total / seconds,
     lagP99Seconds: percentile(lags, 99),
     files: keys.length,
   };
