@@ -1,0 +1,159 @@
+"""The drift reference shipped beside a model: ``drift_reference.json`` (docs/monitoring.md).
+
+The service compares live feature values with the training split's distribution
+(``src/monitoring/drift.ts``). Both sides must bin the same way, so this is a line-for-line port of
+``buildFeatureReference``: edges are the distinct training quantiles at k/bins taken as
+``sorted[floor(k*n/bins)]``, then the training max if it is larger than the last quantile; a value
+``v`` falls in bin ``#edges < v`` (``searchsorted(..., side="left")``); proportions are the share of
+non-missing values per bin. A feature with no value at all in the training split has no
+distribution to compare with and is left out (the schema needs one bin at least); it is named in
+the result so that the caller can log it.
+
+``python -m ml.drift_reference --model-dir OUT/model (--data F | --feature-store S --start A --end B)
+[--run-id RUN]`` rebuilds the training split exactly as the recipe does (same patient split, same
+seed), writes ``OUT/model/drift_reference.json`` and, with ``--run-id``, logs it to that MLflow run
+as ``model/drift_reference.json`` beside ``model.onnx``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TypedDict
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from ml.data import DataError, load_feature_store, load_frame, split_by_patient
+from ml.params import Params, ParamsError, load_params
+
+SCHEMA_VERSION = 1
+FILE_NAME = "drift_reference.json"
+
+
+class FeatureReference(TypedDict):
+    name: str
+    min: float
+    max: float
+    missing_rate: float
+    edges: list[float]
+    proportions: list[float]
+
+
+def feature_reference(name: str, values: NDArray[np.float64], bins: int = 100) -> FeatureReference | None:
+    """One feature's reference, or None when every value is missing."""
+    v = np.asarray(values, dtype=np.float64)
+    present = np.sort(v[~np.isnan(v)])
+    n = len(present)
+    if n == 0:
+        return None
+    edges: list[float] = []
+    for k in range(1, bins):
+        q = float(present[min(n - 1, (k * n) // bins)])
+        if not edges or q > edges[-1]:
+            edges.append(q)
+    top = float(present[-1])
+    if not edges or top > edges[-1]:
+        edges.append(top)
+    idx = np.searchsorted(np.asarray(edges), present, side="left")
+    counts = np.bincount(idx, minlength=len(edges) + 1)
+    return {
+        "name": name,
+        "min": float(present[0]),
+        "max": top,
+        "missing_rate": (len(v) - n) / len(v),
+        "edges": edges,
+        "proportions": [int(c) / n for c in counts],
+    }
+
+
+def training_reference(
+    frame: pd.DataFrame, names: list[str], feature_set_hash: str, bins: int = 100
+) -> tuple[dict[str, Any], list[str]]:
+    """(the reference document, the features left out because they had no value)."""
+    features: list[FeatureReference] = []
+    empty: list[str] = []
+    for name in names:
+        col = frame[name] if name in frame.columns else pd.Series(np.nan, index=frame.index)
+        ref = feature_reference(name, col.to_numpy(dtype=np.float64, na_value=np.nan), bins)
+        if ref is None:
+            empty.append(name)
+        else:
+            features.append(ref)
+    if not features:
+        raise DataError("no feature has a value in the training split: nothing to build a reference from")
+    doc = {
+        "schema_version": SCHEMA_VERSION,
+        "feature_set_hash": feature_set_hash,
+        "rows": len(frame),
+        "features": features,
+    }
+    return doc, empty
+
+
+def training_split(frame: pd.DataFrame, params: Params, seed: int, label: str = "label") -> pd.DataFrame:
+    """The rows the recipe trains on (ml/recipe.py: the same stratified patient split and seed)."""
+    sp = params.training.split
+    split = split_by_patient(
+        frame["patient_id"].to_numpy(), frame[label].to_numpy(), (sp.train, sp.val, sp.test), seed
+    )
+    return frame[split.train].reset_index(drop=True)
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ml.drift_reference")
+    parser.add_argument("--model-dir", type=Path, required=True, help="training output's model/ folder")
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--feature-store", type=Path)
+    parser.add_argument("--start")
+    parser.add_argument("--end")
+    parser.add_argument("--label", default="label")
+    parser.add_argument("--seed", type=int, help="the training seed (default: params.yaml's)")
+    parser.add_argument("--params", type=Path)
+    parser.add_argument("--run-id", help="log the file to this MLflow run as model/drift_reference.json")
+    args = parser.parse_args(argv)
+    try:
+        if (args.data is None) == (args.feature_store is None):
+            raise DataError("give exactly one of --data and --feature-store")
+        params = load_params(args.params)
+        meta = json.loads((args.model_dir / "feature_names.json").read_text())
+        if args.feature_store is not None:
+            if not (args.start and args.end):
+                raise DataError("--feature-store needs --start and --end")
+            frame, _ = load_feature_store(args.feature_store, args.start, args.end)
+        else:
+            frame = load_frame(args.data)
+        seed = params.seed if args.seed is None else args.seed
+        train = training_split(frame, params, seed, args.label)
+        doc, empty = training_reference(
+            train,
+            list(meta["feature_names"]),
+            str(meta["feature_set_hash"]),
+            params.monitoring.reference_bins,
+        )
+    except (DataError, ParamsError, OSError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = args.model_dir / FILE_NAME
+    out.write_text(json.dumps(doc, allow_nan=False) + "\n")
+    if args.run_id:
+        import mlflow
+
+        from ml.tracking import configure
+
+        configure()
+        with mlflow.start_run(run_id=args.run_id):
+            mlflow.log_artifact(str(out), "model")
+    print(
+        json.dumps(
+            {"path": str(out), "rows": doc["rows"], "features": len(doc["features"]), "left_out": empty}
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
