@@ -126,7 +126,10 @@ def _simulate(out: Path, start: datetime, patients: int, days: int, seed: int) -
                 "--to",
                 "dir",
                 tmp,
-            ]
+            ],
+            # This repository's parameters, also when dist/ is shared with another checkout.
+            AEPRED_ROOT=str(REPO_ROOT),
+            AEPRED_PARAMS=str(REPO_ROOT / "params.yaml"),
         )
         for topic in bronze.TOPICS:
             src = Path(tmp) / f"{topic}.ndjson"

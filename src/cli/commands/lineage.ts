@@ -20,7 +20,8 @@ export function registerLineage(program: Command): void {
       '--database-url <url>',
       'Postgres with the audit trail (default: AEPRED_DATABASE_URL or the stack)',
     )
-    .action(async (id: string, opts: { databaseUrl?: string }) => {
+    .option('--repo <path>', 'the git + DVC repository the model was trained from (default: this one)')
+    .action(async (id: string, opts: { databaseUrl?: string; repo?: string }) => {
       if (!/^[1-9][0-9]*$/.test(id)) {
         program.error(`lineage: prediction id must be a positive integer, got ${JSON.stringify(id)}`, {
           exitCode: 2,
