@@ -1,0 +1,164 @@
+/**
+ * DriftSupervisor (issue 9): the monitoring windows of the serving model and the decay checks on
+ * the injected clock. Every check interval it snapshots the performance and drift windows, runs the
+ * pure rules (src/monitoring/rules.ts), publishes the gauges and hands each decision to
+ * `onDecision` (the TrainingSupervisor). `/retrain` and Alertmanager's webhook come in through
+ * `request`. After a promotion or rollback, `modelChanged` restarts the record against the new
+ * model's training reference.
+ */
+import type { Logger } from 'pino';
+import {
+  DriftWindow,
+  type DriftWindowOptions,
+  type FeatureVector,
+  type TrainingReference,
+} from '../../monitoring/drift.js';
+import type { MonitoringMetrics } from '../../monitoring/metrics.js';
+import { PerformanceWindow, type PerformanceWindowOptions } from '../../monitoring/performance.js';
+import {
+  type DecayDecision,
+  type DecayFindings,
+  type DecayRuleParams,
+  type DecayState,
+  evaluateDecay,
+  INITIAL_DECAY_STATE,
+  nextCheckAt,
+  onModelChanged,
+  type RetrainRequest,
+  requestRetrain,
+} from '../../monitoring/rules.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { DriftEvent } from './protocol.js';
+
+export interface DriftSupervisorOptions {
+  readonly clock: Clock;
+  readonly rules: DecayRuleParams;
+  readonly performance: Partial<PerformanceWindowOptions>;
+  readonly drift: Partial<DriftWindowOptions>;
+  /** The serving model's training reference (drift_reference.json); none: no drift rule. */
+  readonly reference?: TrainingReference;
+  readonly metrics?: MonitoringMetrics;
+  readonly logger: Logger;
+  readonly onDecision: (d: DecayDecision) => void;
+  readonly emit?: (e: DriftEvent) => void;
+}
+
+export interface CheckRecord {
+  readonly at: number;
+  readonly findings: DecayFindings;
+  readonly decisions: readonly DecayDecision[];
+}
+
+export class DriftSupervisor {
+  readonly #o: DriftSupervisorOptions;
+  readonly #log: Logger;
+  #state: DecayState = INITIAL_DECAY_STATE;
+  #performance: PerformanceWindow;
+  #drift: DriftWindow | undefined;
+  #timer: TimerHandle | undefined;
+  #start = 0;
+  /** Every check, in order (tests and the demo read the trail). */
+  readonly checks: CheckRecord[] = [];
+
+  constructor(o: DriftSupervisorOptions) {
+    this.#o = o;
+    this.#log = o.logger.child({ supervisor: 'drift' });
+    this.#performance = new PerformanceWindow(o.performance);
+    this.#drift = o.reference ? new DriftWindow(o.reference, o.drift) : undefined;
+  }
+
+  get state(): DecayState {
+    return this.#state;
+  }
+
+  start(): void {
+    this.#start = this.#o.clock.now();
+    this.#schedule();
+  }
+
+  stop(): void {
+    if (this.#timer) this.#o.clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #schedule(): void {
+    const due = nextCheckAt(this.#state, this.#start, this.#o.rules);
+    this.#timer = this.#o.clock.setTimer(Math.max(0, due - this.#o.clock.now()), () => {
+      this.check();
+      this.#schedule();
+    });
+  }
+
+  /** A prediction of the serving model at event time `at` (with the vector it saw, for drift). */
+  observePrediction(at: number, probability: number, vector?: FeatureVector): void {
+    const now = this.#o.clock.now();
+    this.#performance.recordPrediction(at, probability, now);
+    if (vector && this.#drift) this.#drift.observe(at, vector, now);
+  }
+
+  /** A label arriving late for the prediction made at `at`. */
+  observeOutcome(at: number, probability: number, label: boolean): void {
+    this.#performance.recordOutcome(at, probability, label, this.#o.clock.now());
+  }
+
+  /** One scheduled check (public so that a caller can also check on demand). */
+  check(): CheckRecord {
+    const at = this.#o.clock.now();
+    const perf = this.#performance.snapshot(at);
+    const drift = this.#drift?.snapshot(at);
+    const step = evaluateDecay(
+      this.#state,
+      {
+        at,
+        auroc: perf.auroc,
+        labelled: perf.labelled,
+        ks: drift?.features.map((f) => ({ feature: f.feature, ks: f.ks })) ?? [],
+      },
+      this.#o.rules,
+    );
+    this.#state = step.state;
+    const m = this.#o.metrics;
+    if (m) {
+      m.publishPerformance(perf);
+      if (drift) m.publishDrift(drift);
+      m.publishCheck(at, step.findings, step.decisions);
+    }
+    const rec: CheckRecord = { at, findings: step.findings, decisions: step.decisions };
+    this.checks.push(rec);
+    this.#o.emit?.({ type: 'drift.check.completed', at });
+    for (const d of step.decisions) this.#deliver(d);
+    return rec;
+  }
+
+  /** `/retrain` (manual) or Alertmanager's webhook (alert); deduplicated by the rules. */
+  request(req: RetrainRequest): DecayDecision {
+    const { state, decision } = requestRetrain(this.#state, req, this.#o.rules);
+    this.#state = state;
+    this.#o.metrics?.publishDecision(decision);
+    this.#deliver(decision);
+    return decision;
+  }
+
+  #deliver(d: DecayDecision): void {
+    this.#log.info(
+      { decision: d.type, reason: d.reason, at: new Date(d.at).toISOString() },
+      'decay decision',
+    );
+    if (d.type === 'retrain.requested')
+      this.#o.emit?.({
+        type: 'drift.detected',
+        reason: d.reason === 'manual' ? 'performance' : d.reason,
+        at: d.at,
+        detail: `${d.incident} (${d.rules.join(', ')})`,
+      });
+    this.#o.onDecision(d);
+  }
+
+  /** A new production model: fresh windows (against its reference) and the incidents closed. */
+  modelChanged(reference?: TrainingReference): void {
+    this.#state = onModelChanged(this.#state);
+    this.#performance = new PerformanceWindow(this.#o.performance);
+    const ref = reference ?? this.#o.reference;
+    this.#drift = ref ? new DriftWindow(ref, this.#o.drift) : undefined;
+  }
+}
