@@ -35,4 +35,4 @@ EXPOSE 58080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:58080/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "bin/aepred.js"]
-CMD ["serve", "--port", "58080"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "58080", "--insecure-http"]

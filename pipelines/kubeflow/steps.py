@@ -445,23 +445,34 @@ def register(
     )
 
 
-def deploy(version: str, service_url: str) -> dict[str, Any]:
-    """Hands a new `staging` version to the running service, which canaries it (ModelSupervisor,
-    issues 8 and 9): `POST <service>/models/staging/reload`. No version: nothing to deploy."""
+def deploy(version: str, service_url: str, share: float | None = None) -> dict[str, Any]:
+    """Starts the canary of a new `staging` version on the running service (issue 8's
+    `PUT /models/canary {version, share}`, share = params `canary.share`); the closed loop (issue 9)
+    promotes or rolls back. The API key comes from AEPRED_API_KEY (a key with models.write). No
+    version: nothing to deploy; no service URL: the version waits in the registry."""
     if not version:
         return {"action": "none", "reason": "rejected: no new version"}
     if not service_url:
-        return {
-            "action": "registered",
-            "version": version,
-            "reason": "no service URL: the service picks staging up on its next registry poll",
-        }
+        return {"action": "registered", "version": version, "reason": "no service URL given"}
     import requests
 
-    r = requests.post(
-        f"{service_url.rstrip('/')}/models/staging/reload", json={"version": version}, timeout=30
+    from ml.params import load_params
+
+    share = load_params().canary.share if share is None else share
+    headers = {"x-api-key": os.environ["AEPRED_API_KEY"]} if os.environ.get("AEPRED_API_KEY") else {}
+    r = requests.put(
+        f"{service_url.rstrip('/')}/models/canary",
+        json={"version": version, "share": share},
+        headers=headers,
+        timeout=30,
     )
-    return {"action": "canary-requested", "version": version, "status": r.status_code, "body": r.text[:2000]}
+    return {
+        "action": "canary-started" if r.ok else "canary-refused",
+        "version": version,
+        "share": share,
+        "status": r.status_code,
+        "body": r.text[:2000],
+    }
 
 
 def write_params(overrides: dict[str, Any], dst: Path, base: Path = REPO_ROOT / "params.yaml") -> Path:

@@ -106,3 +106,13 @@ def test_kafka_and_postgres_come_from_config_and_secrets() -> None:
     assert all(d["metadata"].get("namespace") == "aepred" for d in docs if d["kind"] != "Namespace")
     # No credential in production manifests: Secrets come from the cluster's secret manager.
     assert not [d for d in docs if d["kind"] == "Secret"]
+
+
+def test_serving_listens_on_all_interfaces_over_plain_http_for_the_probes() -> None:
+    dep = _one(_render("base"), "Deployment", "aepred-serving")
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    args = c["args"]
+    assert args[0] == "serve"
+    assert args[args.index("--host") + 1] == "0.0.0.0"
+    assert "--insecure-http" in args
+    assert c["readinessProbe"]["httpGet"].get("scheme", "HTTP") == "HTTP"
