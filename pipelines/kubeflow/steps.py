@@ -74,7 +74,7 @@ def _run(cmd: list[str], **env: str) -> str:
 # --- raw snapshot ---------------------------------------------------------------------------------
 
 
-def _ndjson_table(topic: str, path: Path) -> pa.Table:
+def ndjson_table(topic: str, path: Path) -> pa.Table:
     """The simulator's `--to dir` NDJSON as a contract-exact bronze table (offsets = line numbers)."""
     sch = bronze.schema(topic)
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -106,6 +106,9 @@ def _ndjson_table(topic: str, path: Path) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=sch)
 
 
+_ndjson_table = ndjson_table  # the name scripts/demo/sim_lake.py imports
+
+
 def _simulate(out: Path, start: datetime, patients: int, days: int, seed: int) -> None:
     from pipelines.testing.synth import write_topic
 
@@ -134,7 +137,7 @@ def _simulate(out: Path, start: datetime, patients: int, days: int, seed: int) -
         for topic in bronze.TOPICS:
             src = Path(tmp) / f"{topic}.ndjson"
             if src.exists():
-                write_topic(out, topic, _ndjson_table(topic, src))
+                write_topic(out, topic, ndjson_table(topic, src))
         (out / "enrollment").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(tmp) / "enrollment.ndjson", out / "enrollment" / "enrollment.ndjson")
 
