@@ -68,6 +68,7 @@ export class CanaryController {
   #run: Running | undefined;
   #settled: Promise<CanaryResult> | undefined;
   #resolve: ((r: CanaryResult) => void) | undefined;
+  #deciding: Promise<void> | undefined;
   readonly results: CanaryResult[] = [];
 
   constructor(o: CanaryOptions) {
@@ -81,6 +82,11 @@ export class CanaryController {
   /** The verdict of the running canary (resolves when it is decided). */
   get settled(): Promise<CanaryResult> | undefined {
     return this.#settled;
+  }
+
+  /** Resolves when a verdict being applied (registry calls) is done. */
+  get deciding(): Promise<void> {
+    return this.#deciding ?? Promise.resolve();
   }
 
   /** Which arm a patient is routed to while the canary is exposed. */
@@ -173,7 +179,9 @@ export class CanaryController {
     // exposure over: nobody new meets the candidate while its labels come in
     this.#o.models.setCanaryShare(0);
     run.timer = this.#o.clock.setTimer(this.#o.verdictDelayMs, () => {
-      void this.#decide(run);
+      this.#deciding = this.#decide(run).finally(() => {
+        this.#deciding = undefined;
+      });
     });
   }
 
