@@ -56,7 +56,7 @@ p.canary = { share: 0.5 };
 p.monitoring = { ...p.monitoring, ks_threshold: 0.1, max_drifted_features: 2, min_labelled: 50 };
 p.retraining = { ...p.retraining, feature_cadence_hours: 2, max_epochs: 3, canary_min_labelled: 20, auroc_tolerance: 0.1, ece_tolerance: 0.05 };
 const paramsPath = join(ROOT, '.local', 'demo', `closed-loop-${a.scenario}.yaml`);
-writeFileSync(paramsPath, stringify(p));
+writeFileSync(paramsPath, stringify(p, { defaultStringType: 'QUOTE_SINGLE', defaultKeyType: 'PLAIN' }));
 
 if (a.simulate || !existsSync(join(lake, 'bronze'))) {
   say('trial', `simulating ${a.patients} patients x ${days} days, scenario ${a.scenario} (drift from ${new Date(driftAt).toISOString().slice(0, 10)})`);

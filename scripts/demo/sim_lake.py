@@ -36,10 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     for owned in ("bronze", "enrollment", "silver", "features", "sim"):
         shutil.rmtree(a.out / owned, ignore_errors=True)
     sim.mkdir(parents=True)
+    flags = {"--patients": a.patients, "--days": a.days, "--seed": a.seed, "--start": a.start}
+    args = [str(v) for kv in flags.items() for v in kv]
+    to = ["--to", "dir", str(sim)]
     subprocess.run(
-        ["node", str(REPO_ROOT / "bin" / "aepred.js"), "simulate", "--patients", str(a.patients)]
-        + ["--days", str(a.days), "--seed", str(a.seed), "--start", a.start, "--scenario", a.scenario]
-        + ["--to", "dir", str(sim)],
+        ["node", str(REPO_ROOT / "bin" / "aepred.js"), "simulate", *args, "--scenario", a.scenario, *to],
         cwd=REPO_ROOT,
         check=True,
         capture_output=True,

@@ -58,7 +58,7 @@ function writeParams(
   };
   over(p);
   const path = join(dir, `${name}.yaml`);
-  writeFileSync(path, stringify(p));
+  writeFileSync(path, stringify(p, { defaultStringType: 'QUOTE_SINGLE', defaultKeyType: 'PLAIN' }));
   return path;
 }
 
