@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { REPO_ROOT } from '../../src/shared/paths.js';
@@ -43,10 +44,12 @@ export function startOwnKafka(o: {
   Object.assign(params.ingest, o.ingest);
   const paramsFile = join(work, 'params.yaml');
   writeFileSync(paramsFile, stringify(params));
+  const localDir = join(tmpdir(), `aepred-own-kafka-${o.port}`);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     AEPRED_STACK_CONFIG: stackFile,
-    AEPRED_LOCAL_DIR: join(work, 'local'),
+    // Broker state per port, not per caller: whoever uses the port next can stop a broker left running.
+    AEPRED_LOCAL_DIR: localDir,
     AEPRED_PARAMS: paramsFile,
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
   };
@@ -65,7 +68,7 @@ export function startOwnKafka(o: {
     } catch {
       // not running
     }
-    rmSync(join(work, 'local'), { recursive: true, force: true });
+    rmSync(localDir, { recursive: true, force: true });
   }
   cli(['stack', 'up', 'kafka']);
   return { brokers: [`127.0.0.1:${o.port}`], env, cli, paramsFile };
