@@ -26,7 +26,7 @@ const { values: a } = parseArgs({
   options: {
     lake: { type: 'string' },
     scenario: { type: 'string', default: 'site-drift' },
-    patients: { type: 'string', default: '40' },
+    patients: { type: 'string', default: '80' },
     days: { type: 'string', default: '16' },
     seed: { type: 'string', default: '7' },
     start: { type: 'string', default: '2025-01-06' },

@@ -25,8 +25,8 @@ export interface StepTiming {
 
 /** What `python -m ml train` printed last (ml/train.py final_line). */
 export const TrainOutcomeSchema = z.looseObject({
-  test_auroc: z.number(),
-  test_ece: z.number(),
+  test_auroc: z.number().nullable(),
+  test_ece: z.number().nullable(),
   test_auprc: z.number().optional(),
   gates_passed: z.boolean(),
   gate_reasons: z.array(z.string()),

@@ -39,7 +39,8 @@ export function lastJsonLine(step: string, stdout: string): Record<string, unkno
   const lines = stdout.split('\n').filter((l) => l.trim() !== '');
   const last = lines.at(-1);
   try {
-    const v: unknown = JSON.parse(last ?? '');
+    // Python's json.dumps writes NaN / Infinity (e.g. an AUROC on a one-class test split): read them as null
+    const v: unknown = JSON.parse((last ?? '').replace(/-?\b(NaN|Infinity)\b/g, 'null'));
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
   } catch {
     // fall through
