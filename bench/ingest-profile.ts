@@ -2,7 +2,7 @@
  * Profiling helper for the ingester (not part of `make bench`):
  *   npx tsx bench/ingest-profile.ts produce [N]     fresh own Kafka (port 59292), N simulated messages
  *   node --cpu-prof --import tsx bench/ingest-profile.ts drain   drain them once, print the timings
- *   npx tsx bench/ingest-profile.ts window      drain, CPU profile of the steady state only
+ *   npx tsx bench/ingest-profile.ts window      warm-up drain, then a drain with a CPU profile of its steady state
  *                                              ($TMPDIR/aepred-ingest-profile/steady.cpuprofile)
  * Each drain uses a new consumer group, so the same backlog can be drained again and again.
  */
@@ -26,6 +26,17 @@ if (cmd === 'produce') {
   console.log(JSON.stringify({ produced: stream.total, faults: stream.expectedInvalidRecords }));
 } else {
   const expect = await sourceRecords(kafka.brokers);
+  if (cmd === 'window') {
+    // Warm-up drain first: the profile should show the JIT-compiled steady state, not compilation.
+    const w = await runIngester({
+      brokers: kafka.brokers,
+      params,
+      lakeDir: join(work, 'lake'),
+      expect,
+      group: `profile-warmup-${Date.now()}`,
+    });
+    console.log(JSON.stringify({ warmup: w }));
+  }
   // With `window`, the CPU profile covers the steady state only: from the first commit to 90 %.
   const session = cmd === 'window' ? new Session() : undefined;
   session?.connect();
