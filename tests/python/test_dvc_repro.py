@@ -1,6 +1,6 @@
 """DVC reproduction (issue 10): `dvc repro` in two clean clones of the repository gives byte-identical
-features (and raw snapshot, silver) and the same metrics; `dvc push` to the default-style local remote
-and `dvc pull` in a third clone restores every output with `dvc status` clean.
+features (and raw snapshot), the same silver rows and the same metrics; `dvc push` to a local remote
+and `dvc pull` in a third clone restore every output with `dvc status` clean.
 
 Runs the real stages (simulator, Spark silver and features, PyTorch training) on the params.yaml
 `pipeline` trial (16 patients x 21 days) with training capped at 5 epochs. A few minutes on a loaded
@@ -15,6 +15,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.dataset as ds
 import pytest
 import yaml
 
@@ -72,6 +74,12 @@ def _tree_hashes(root: Path) -> dict[str, str]:
     }
 
 
+def _rows(folder: Path) -> pa.Table:
+    t = ds.dataset(folder, format="parquet", partitioning="hive").to_table()
+    keys = [(c, "ascending") for c in ("patient_id", "timestamp", "event_id") if c in t.column_names]
+    return t.sort_by(keys).select(sorted(t.column_names))
+
+
 def _lock_md5(repo: Path) -> dict[str, str]:
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     return {
@@ -88,10 +96,16 @@ def test_dvc_repro_twice_from_clean_clones_is_identical(tmp_path: Path) -> None:
     _sh(a, "dvc", "repro")
     _sh(b, "dvc", "repro")
 
-    for data in ("data/lake/bronze", "data/lake/enrollment", "data/lake/silver", "data/features"):
+    for data in ("data/lake/bronze", "data/lake/enrollment", "data/features"):
         ha, hb = _tree_hashes(a / data), _tree_hashes(b / data)
         assert ha and ha == hb, f"{data} differs between two reproductions"
     assert any(k.endswith(".parquet") for k in _tree_hashes(a / "data/features"))
+    # Silver is Spark's writer output: file names carry a random write id, so it is compared by
+    # content (every row of every topic), not by bytes.
+    for topic in ("patient-vitals", "lab-results", "medications", "adverse-events"):
+        ta, tb = (_rows(x / "data/lake/silver" / topic) for x in (a, b))
+        assert ta.num_rows > 0 or topic == "adverse-events"
+        assert ta.equals(tb), f"silver {topic} differs"
 
     ma = json.loads((a / "metrics/evaluation.json").read_text())
     mb = json.loads((b / "metrics/evaluation.json").read_text())
@@ -99,12 +113,12 @@ def test_dvc_repro_twice_from_clean_clones_is_identical(tmp_path: Path) -> None:
     assert 0.0 <= ma["test"]["test_auroc"] <= 1.0
     assert ma["decision"]["promote"] in (True, False)
 
-    # DVC records the same content hashes for every data output; the model's folder carries timings
-    # (summary.json seconds, latency) so it is compared through the metrics above instead.
+    # DVC records the same content hashes for the raw snapshot and the features. Silver's hash
+    # follows its file names (above); the model's folder carries timings (summary.json seconds,
+    # latency), so it is compared through the metrics instead.
     la, lb = _lock_md5(a), _lock_md5(b)
-    for key in la:
-        if not key.startswith("train:"):
-            assert la[key] == lb[key], key
+    for key in ("raw:data/lake/bronze", "raw:data/lake/enrollment", "features:data/features"):
+        assert la[key] == lb[key], key
 
     # The raw snapshot's manifest names the source Kafka offsets.
     manifest = json.loads((a / "data/lake/bronze/manifest.json").read_text())
