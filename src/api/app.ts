@@ -42,7 +42,7 @@ export async function buildApp(
     bodyLimit: api.body_limit_bytes,
     trustProxy: o.trustProxy,
     genReqId: () => randomUUID(),
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // The router's own refusals (bad percent-encoding, over-long parameters) in the catalogue's shape.
     frameworkErrors: (err, req, reply) => {
       const e =

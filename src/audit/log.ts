@@ -41,7 +41,9 @@ export class PgAuditLog implements AuditLog {
   readonly #pool: pg.Pool;
   readonly #maxRows: number;
   #queue: Pending[] = [];
-  #flushing: Promise<void> | undefined;
+  /** Set and cleared synchronously inside #drain, so an append never finds a drain that has ended. */
+  #draining = false;
+  #current: Promise<void> = Promise.resolve();
   #closed = false;
   /** Told the rows written by each INSERT (the group-commit histogram, tests). */
   readonly #onBatch: (rows: number) => void;
@@ -56,44 +58,49 @@ export class PgAuditLog implements AuditLog {
     if (this.#closed) return Promise.reject(new Error('audit log closed'));
     return new Promise<Appended>((resolve, reject) => {
       this.#queue.push({ entry, resolve, reject });
-      this.#flushing ??= this.#drain().finally(() => {
-        this.#flushing = undefined;
-      });
+      if (!this.#draining) this.#current = this.#drain();
     });
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#maxRows);
-      try {
-        const params: string[] = [];
-        const tuples = batch.map((p, i) => {
-          params.push(...values(p.entry));
-          const b = i * COLS;
-          return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7})`;
-        });
-        // The trigger runs per row in VALUES order, so seq order is batch order.
-        const { rows } = await this.#pool.query<{ seq: string; hash: Buffer }>(
-          `INSERT INTO audit_log (actor, action, subject, model_version, input_hash, correlation_id, payload)
-           VALUES ${tuples.join(', ')} RETURNING seq, hash`,
-          params,
-        );
-        rows.sort((a, b) => Number(a.seq) - Number(b.seq));
-        this.#onBatch(batch.length);
-        batch.forEach((p, i) => {
-          const r = rows[i];
-          if (r === undefined) p.reject(new Error('audit insert returned fewer rows'));
-          else p.resolve({ seq: Number(r.seq), hash: r.hash.toString('hex') });
-        });
-      } catch (e) {
-        for (const p of batch) p.reject(e);
+    this.#draining = true;
+    // One async function: when the loop finds the queue empty, the flag drops in the same
+    // synchronous step, before any resolved append's continuation can queue another row.
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, this.#maxRows);
+        try {
+          const params: string[] = [];
+          const tuples = batch.map((p, i) => {
+            params.push(...values(p.entry));
+            const b = i * COLS;
+            return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7})`;
+          });
+          // The trigger runs per row in VALUES order, so seq order is batch order.
+          const { rows } = await this.#pool.query<{ seq: string; hash: Buffer }>(
+            `INSERT INTO audit_log (actor, action, subject, model_version, input_hash, correlation_id, payload)
+             VALUES ${tuples.join(', ')} RETURNING seq, hash`,
+            params,
+          );
+          rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+          this.#onBatch(batch.length);
+          batch.forEach((p, i) => {
+            const r = rows[i];
+            if (r === undefined) p.reject(new Error('audit insert returned fewer rows'));
+            else p.resolve({ seq: Number(r.seq), hash: r.hash.toString('hex') });
+          });
+        } catch (e) {
+          for (const p of batch) p.reject(e);
+        }
       }
+    } finally {
+      this.#draining = false;
     }
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#flushing;
+    await this.#current;
   }
 }
 
