@@ -75,6 +75,7 @@ const FOREIGN_STATUS: Readonly<Record<string, number>> = {
   AEP_NO_PREVIOUS_MODEL: 409,
   AEP_MODEL_HASH_MISMATCH: 409,
   AEP_CANARY_SHARE: 400,
+  AEP_CANARY_ACTIVE: 409,
   // The actors' Service refusing to spawn an actor for a patient not in the enrollment table.
   AEP_UNKNOWN_PATIENT: 404,
 };
