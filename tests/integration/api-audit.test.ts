@@ -132,3 +132,34 @@ describe('audit trail (Postgres)', () => {
     });
   });
 });
+
+describe('aepred audit verify (the CLI)', () => {
+  it('exits 0 on an intact chain and 1 naming the row after tampering', async () => {
+    const { execFile } = await import('node:child_process');
+    const { resolve } = await import('node:path');
+    const { loadStackConfig } = await import('../../src/stack/config.js');
+    const { REPO_ROOT } = await import('../../src/shared/paths.js');
+    await fill(12);
+    const p = loadStackConfig().services.postgres;
+    const env = {
+      ...process.env,
+      AEPRED_DATABASE_URL: `postgres://${p.user}:${p.password}@127.0.0.1:${p.port}/${db.name}`,
+    };
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; out: string; err: string }>((done) => {
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', resolve(REPO_ROOT, 'tests/integration/aepred-cli.ts'), ...args],
+          { env, cwd: REPO_ROOT },
+          (e, out, err) => done({ code: e === null ? 0 : Number(e.code ?? 1), out, err }),
+        );
+      });
+    const ok = await cli(['audit', 'verify', '--no-digest']);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/12 rows verified/);
+    await asSuperuserBypassingTriggers(`UPDATE audit_log SET subject = 'P-forged' WHERE seq = 9`);
+    const bad = await cli(['audit', 'verify', '--no-digest']);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/AEP_AUDIT_CHAIN_BROKEN: audit chain broken at seq 9/);
+  });
+});
