@@ -1,27 +1,23 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import type pg from 'pg';
 import { pino } from 'pino';
-import { alertMachine } from '../actors/patient/alerts.js';
 import { writeDigest } from '../audit/digest.js';
 import { PgAuditLog } from '../audit/log.js';
 import { loadParams } from '../config/params.js';
 import { migrate } from '../db/migrate.js';
-import { defaultFeatureSet } from '../features/definition.js';
-import { FeaturePlan } from '../features/engine.js';
+import type { PatientContext } from '../features/engine.js';
+import { PgPatientDirectory } from '../ingest/enrollment-cache.js';
 import type { LakeStorage } from '../lake/storage.js';
 import { Authenticator, PgApiKeyStore } from '../security/apikeys.js';
 import { loadOrCreateTls } from '../security/tls.js';
+import { Service } from '../service/service.js';
 import { LOCAL_DIR } from '../shared/paths.js';
 import type { StackConfig } from '../stack/config.js';
 import { SystemClock } from '../supervisors/clock.js';
-import { ModelSupervisor } from '../supervisors/model/actor.js';
-import { PatientSupervisor } from '../supervisors/patient/actor.js';
-import { RedisSnapshotStore } from '../supervisors/patient/store.js';
-import { ActorsBackend } from './actors-adapter.js';
+import { ActorsBackend, type RetrainHandler } from './actors-adapter.js';
 import { AlertHub } from './alert-hub.js';
 import { buildApp } from './app.js';
 import { PgEnrollmentLookup } from './enrollment.js';
@@ -35,6 +31,12 @@ export interface ServeConfig {
   tls: { certPath?: string; keyPath?: string } | 'off';
   modelFile?: string;
   stagingFile?: string;
+  /** Load `production`/`staging` of this registered model from the stack's MLflow. */
+  registryModel?: string;
+  /** Consume the four topics into the actors (the actors' own consumer group); false: embedded. */
+  feed: boolean;
+  /** Where /retrain and the Alertmanager webhook go (issue 9's TrainingSupervisor), if wired. */
+  retrain?: RetrainHandler;
   lake: LakeStorage;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug';
   stack: StackConfig;
@@ -48,9 +50,9 @@ export interface Running {
 }
 
 /**
- * The production composition: Postgres (migrated), Redis snapshots, the real actors and model
- * supervisor, the API over HTTPS, and the periodic audit digest. Feeding the actors from Kafka is the
- * actors' service (issue 7); until it is wired here, actors start from their Redis snapshots.
+ * The production composition: Postgres (migrated), the actors' Service (issue 7: Kafka feed into
+ * the patient actors, Redis snapshots, ModelSupervisor with local or registry models, risk-alerts),
+ * the API over HTTPS on top of it through ActorsBackend, and the periodic audit digest.
  */
 export async function startService(c: ServeConfig): Promise<Running> {
   const params = loadParams();
@@ -60,56 +62,65 @@ export async function startService(c: ServeConfig): Promise<Running> {
   if (tls?.generated === true) logger.info({ cert: tls.certPath }, 'generated a self-signed certificate');
 
   const redis = new Redis({ host: c.stack.host, port: c.stack.services.redis.port, maxRetriesPerRequest: 2 });
-  const kafka = new Kafka({
+  const brokers = [`${c.stack.host}:${c.stack.services.kafka.port}`];
+  const admin = new Kafka({
     clientId: 'aepred-serve-health',
-    brokers: [`${c.stack.host}:${c.stack.services.kafka.port}`],
+    brokers,
     logLevel: kafkaLogLevel.NOTHING,
     retry: { retries: 0 },
-  });
-  const admin = kafka.admin();
+  }).admin();
   admin
     .connect()
     .catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'kafka admin not connected'));
 
-  const fs = defaultFeatureSet();
-  const clock = new SystemClock();
-  const models = new ModelSupervisor({ featureSetHash: fs.hash, canaryShare: params.canary.share, logger });
-  if (c.modelFile !== undefined) await models.load('production', readFileSync(c.modelFile));
-  if (c.stagingFile !== undefined) await models.load('staging', readFileSync(c.stagingFile));
-  const enrollment = new PgEnrollmentLookup(c.pool);
-  const siteCache = new Map<string, string>();
-  let backend: ActorsBackend | undefined;
-  const patients = new PatientSupervisor({
-    behavior: {
-      plan: new FeaturePlan(fs, []),
-      machine: alertMachine(params.alerts),
-      alerts: params.alerts,
-      throttleMs: params.actors.score_throttle_minutes * 60_000,
-    },
-    models,
-    store: new RedisSnapshotStore(redis),
-    context: async (p) => {
-      const { rows } = await c.pool.query(
-        'SELECT enrollment_date::text AS enrollment_date, age, sex, height_cm, weight_kg, comorbidities, arm_role, site_id FROM enrollment WHERE patient_id = $1',
-        [p],
-      );
-      const r = rows[0];
-      if (r !== undefined) siteCache.set(p, r.site_id);
-      return r ?? {};
-    },
-    clock,
-    params: params.actors,
+  const sites = new Map<string, string>();
+  const contexts = async (p: string): Promise<PatientContext | undefined> => {
+    const { rows } = await c.pool.query(
+      `SELECT enrollment_date::text AS enrollment_date, age, sex, height_cm, weight_kg, comorbidities, arm_role, site_id
+       FROM enrollment WHERE patient_id = $1`,
+      [p],
+    );
+    const r = rows[0];
+    if (r === undefined) return undefined;
+    sites.set(p, r.site_id);
+    return r;
+  };
+  const local = {
+    ...(c.modelFile === undefined ? {} : { production: c.modelFile }),
+    ...(c.stagingFile === undefined ? {} : { staging: c.stagingFile }),
+  };
+  const service = new Service({
+    params,
+    clock: new SystemClock(),
     logger,
-    emit: (e) => backend?.onEvent(e),
+    contexts: (p) => contexts(p),
+    patients: new PgPatientDirectory(c.pool, {
+      negativeTtlMs: params.ingest.enrollment_negative_ttl_seconds * 1000,
+    }),
+    redis: { client: redis },
+    models: {
+      local,
+      ...(c.registryModel === undefined
+        ? {}
+        : {
+            mlflow: {
+              trackingUri: `http://${c.stack.host}:${c.stack.services.mlflow.port}`,
+              name: c.registryModel,
+            },
+          }),
+    },
+    ...(c.feed ? { kafka: { brokers, partitions: c.stack.kafka.default_partitions } } : {}),
   });
-  patients.start();
-  backend = new ActorsBackend({
-    patients,
-    models,
-    siteOf: (p) => siteCache.get(p) ?? 'unknown',
+  const backend = new ActorsBackend({
+    patients: service.patients,
+    models: service.models,
+    siteOf: (p) => sites.get(p) ?? 'unknown',
     now: Date.now,
+    ...(c.retrain === undefined ? {} : { retrain: c.retrain }),
   });
-
+  const unsubscribe = service.subscribe((e) => backend.onEvent(e));
+  await service.start();
+  const enrollment = new PgEnrollmentLookup(c.pool);
   const metrics = new ApiMetrics();
   const audit = new PgAuditLog(c.pool, {
     maxRows: params.api.audit.group_commit_max_rows,
@@ -144,7 +155,7 @@ export async function startService(c: ServeConfig): Promise<Running> {
   }, params.api.audit.digest_interval_seconds * 1000);
   await app.listen({ host: c.host, port: c.port });
   const url = `${tls === undefined ? 'http' : 'https'}://${c.host}:${c.port}`;
-  logger.info({ url, model: models.production ?? null }, 'serving');
+  logger.info({ url, model: service.models.production ?? null, feed: c.feed }, 'serving');
   return {
     app,
     url,
@@ -153,8 +164,8 @@ export async function startService(c: ServeConfig): Promise<Running> {
       await app.close();
       await audit.close();
       await writeDigest(c.pool, c.lake).catch(() => undefined);
-      await patients.stop();
-      await models.close();
+      unsubscribe();
+      await service.stop();
       await admin.disconnect().catch(() => undefined);
       redis.disconnect();
     },

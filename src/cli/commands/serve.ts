@@ -12,6 +12,8 @@ interface ServeOptions {
   insecureHttp?: boolean;
   model?: string;
   staging?: string;
+  registryModel?: string;
+  feed: boolean;
   lake: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug';
 }
@@ -28,6 +30,8 @@ export function registerServe(program: Command): void {
     .option('--insecure-http', 'serve plain HTTP (only behind a TLS-terminating proxy)')
     .option('--model <file>', 'ONNX model to load as production')
     .option('--staging <file>', 'ONNX model to load as staging (canary)')
+    .option('--registry-model <name>', "load this registered model's production/staging aliases from MLflow")
+    .option('--no-feed', 'do not consume Kafka into the actors (embedded: actors start from Redis snapshots)')
     .option(
       '--lake <uri>',
       'where audit digests go: a path or s3://bucket[/prefix]',
@@ -46,6 +50,8 @@ export function registerServe(program: Command): void {
         tls: o.insecureHttp === true ? 'off' : { certPath: o.cert, keyPath: o.key },
         modelFile: o.model,
         stagingFile: o.staging,
+        registryModel: o.registryModel,
+        feed: o.feed,
         lake: openLake(o.lake),
         logLevel: o.logLevel,
         stack,
