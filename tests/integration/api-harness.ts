@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { alertMachine } from '../../src/actors/patient/alerts.js';
 import { patientId } from '../../src/actors/patient/protocol.js';
 import { ActorsBackend } from '../../src/api/actors-adapter.js';
 import { AlertHub } from '../../src/api/alert-hub.js';
@@ -16,22 +15,21 @@ import { ApiMetrics } from '../../src/api/metrics.js';
 import { type Probe, postgresProbe, redisProbe } from '../../src/api/probes.js';
 import { PgAuditLog } from '../../src/audit/log.js';
 import { loadParams } from '../../src/config/params.js';
-import { defaultFeatureSet } from '../../src/features/definition.js';
-import { FeaturePlan } from '../../src/features/engine.js';
+import { StaticPatientDirectory } from '../../src/ingest/enrollment-cache.js';
 import { Authenticator, PgApiKeyStore } from '../../src/security/apikeys.js';
 import type { Role } from '../../src/security/roles.js';
 import { loadOrCreateTls } from '../../src/security/tls.js';
+import { Service } from '../../src/service/service.js';
 import { REPO_ROOT } from '../../src/shared/paths.js';
 import { loadStackConfig } from '../../src/stack/config.js';
 import { SimulatedClock } from '../../src/supervisors/clock.js';
-import { ModelSupervisor } from '../../src/supervisors/model/actor.js';
-import { PatientSupervisor } from '../../src/supervisors/patient/actor.js';
-import { MemorySnapshotStore } from '../../src/supervisors/patient/store.js';
+import type { ModelSupervisor } from '../../src/supervisors/model/actor.js';
+import type { PatientSupervisor } from '../../src/supervisors/patient/actor.js';
 import { freshDatabase, type TestDb } from './api-db.js';
 
 /**
- * The real service for integration and end-to-end tests: the fastify app over HTTPS, real patient
- * actors and ModelSupervisor scoring real ONNX models (issue 6's exporter, tests/fixtures/models),
+ * The real service for integration and end-to-end tests: the fastify app over HTTPS on the actors'
+ * Service (issue 7; embedded, events delivered by the test), patient actors and ModelSupervisor scoring real ONNX models (issue 6's exporter, tests/fixtures/models),
  * API keys and the audit chain in a throw-away Postgres database, enrollment in its table.
  */
 const MODELS_DIR = join(tmpdir(), 'aepred-api-models-v1');
@@ -209,25 +207,27 @@ export async function startRealService(opts: { patients: number; redis?: boolean
     keys[role] = (await store.create(`${role}-key`, role)).key;
 
   const log = pino({ level: 'silent' });
-  const fs = defaultFeatureSet();
-  const plan = new FeaturePlan(fs, []);
-  const { v1, v2 } = tinyModels();
-  const models = new ModelSupervisor({ featureSetHash: fs.hash, canaryShare: 0, logger: log });
-  await models.load('production', v1);
-  await models.load('staging', v2);
-  let backend: ActorsBackend | undefined;
-  const clock = new SimulatedClock(Date.now());
-  const patients = new PatientSupervisor({
-    behavior: { plan, machine: alertMachine(params.alerts), alerts: params.alerts, throttleMs: 0 },
-    models,
-    store: new MemorySnapshotStore(),
-    context: () => ({ age: 60, sex: 'F', enrollment_date: '2024-01-01' }),
-    clock,
-    params: params.actors,
+  tinyModels();
+  // The actors' Service in embedded mode (no Kafka feed: the test delivers events itself).
+  const service = new Service({
+    params: { ...params, actors: { ...params.actors, score_throttle_minutes: 0 } },
+    clock: new SimulatedClock(Date.now()),
     logger: log,
-    emit: (e) => backend?.onEvent(e),
+    contexts: (p) => (ids.includes(p) ? { age: 60, sex: 'F', enrollment_date: '2024-01-01' } : undefined),
+    patients: new StaticPatientDirectory(ids),
+    models: { local: { production: join(MODELS_DIR, 'v1.onnx'), staging: join(MODELS_DIR, 'v2.onnx') } },
   });
-  backend = new ActorsBackend({ patients, models, siteOf, now: Date.now });
+  const backend = new ActorsBackend({
+    patients: service.patients,
+    models: service.models,
+    siteOf,
+    now: Date.now,
+  });
+  const unsubscribe = service.subscribe((e) => backend.onEvent(e));
+  await service.start();
+  const patients = service.patients;
+  const models = service.models;
+  const plan = service.behavior.plan;
   const probes: Probe[] = [postgresProbe(db.pool)];
   let redis: Redis | undefined;
   if (opts.redis === true) {
@@ -295,8 +295,8 @@ export async function startRealService(opts: { patients: number; redis?: boolean
     async close() {
       await app.close();
       await audit.close();
-      await patients.stop();
-      await models.close();
+      unsubscribe();
+      await service.stop();
       redis?.disconnect();
       await db.drop();
     },

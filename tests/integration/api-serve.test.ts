@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { patientId } from '../../src/actors/patient/protocol.js';
 import { verifyChain } from '../../src/audit/verify.js';
+import { inCanary } from '../../src/supervisors/model/behavior.js';
 import { call, openStream, type RealService, startRealService } from './api-harness.js';
 
 // The service over HTTPS with the real patient actors and real ONNX models (no fake backend):
@@ -81,7 +83,12 @@ describe('serving with the real actors and model', () => {
     expect(r.status).toBe(200);
     const preds = r.json<{ predictions: Pred[] }>().predictions;
     expect(preds).toHaveLength(N + 1);
-    expect(preds.slice(0, N).every((p) => p.error === undefined && p.model_version === '1')).toBe(true);
+    expect(preds.slice(0, N).filter((p) => p.error !== undefined)).toEqual([]);
+    // The sticky canary (params canary.share) scores its patients with the staging model.
+    const share = svc.models.canaryShare;
+    expect(preds.slice(0, N).map((p) => p.model_version)).toEqual(
+      preds.slice(0, N).map((p) => (inCanary(patientId(p.patient_id), share) ? '2' : '1')),
+    );
     expect(preds[N]?.error).toMatchObject({
       code: 'AEP_API_UNKNOWN_PATIENT',
       field: `patients.${N}.patient_id`,
