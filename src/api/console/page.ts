@@ -174,6 +174,8 @@ async function start() {
   $('#login').hidden = true; $('#main').hidden = false; $('#logout').hidden = false;
   await Promise.all([loadPatients(), loadAlerts()]);
   connect();
+  // Scores move without alerts: the list is refreshed on every alert and every 15 s.
+  setInterval(() => loadPatients().catch(() => {}), 15000);
 }
 
 $('#login-form').addEventListener('submit', async (ev) => {
