@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
  * trust functions a superuser could replace. It mirrors audit_canonical() in
  * db/migrations/0002_audit_trail_and_api_keys.sql byte for byte.
  */
-export const GENESIS_HASH = Buffer.alloc(32);
+export const GENESIS_HASH: Buffer = Buffer.alloc(32);
 const SEP = '\x1f';
 
 export interface AuditEntry {

@@ -51,7 +51,7 @@ export async function verifyChain(
   opts: { digest?: { seq: number; hash: string } } = {},
 ): Promise<VerifyResult> {
   let expectSeq = 1;
-  let prev = GENESIS_HASH;
+  let prev: Buffer = GENESIS_HASH;
   let rows = 0;
   for (;;) {
     const { rows: page } = await pool.query<DbRow>(`${SELECT_ROWS} WHERE seq >= $1 ORDER BY seq LIMIT $2`, [
