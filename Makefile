@@ -43,7 +43,9 @@ test-unit:
 # Starts the services the integration tests need (leaving alone those already running) and stops
 # exactly the ones it started, whatever the tests' outcome.
 test-integration:
-	@scripts/with-stack.sh bash -c 'npx vitest run --project integration && $(PY) -m pytest -q -m integration'
+# The console's browser tests (headless Chromium) run in the same stack session.
+	@scripts/with-stack.sh bash -c 'npx vitest run --project integration && $(PY) -m pytest -q -m integration \
+	  && npx vitest run --config tests/e2e/vitest.config.ts'
 
 test: install lint typecheck test-ops test-unit test-integration
 	@echo "make test: all checks passed"
