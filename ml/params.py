@@ -61,7 +61,7 @@ class Gates(BaseModel):
     max_latency_ms: float = Field(gt=0)
     min_subgroup_positives: int = Field(ge=1)
     age_bins: tuple[float, ...] = Field(min_length=1)
-    promotion_min_auroc_gain: float = Field(ge=0, le=1)
+    promotion_min_auroc_gain: float = Field(ge=-1, le=1)  # < 0: canary drills
 
 
 class Range(BaseModel):

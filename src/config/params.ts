@@ -38,7 +38,7 @@ const GatesSchema = z.strictObject({
   max_latency_ms: z.number().positive(),
   min_subgroup_positives: z.number().int().positive(),
   age_bins: z.array(z.number()).min(1),
-  promotion_min_auroc_gain: z.number().min(0).max(1),
+  promotion_min_auroc_gain: z.number().min(-1).max(1), // < 0: canary drills (a worse candidate reaches staging)
 });
 
 /** Silver data-quality rules (issue 5): inclusive ranges per vital, in contracts/units.yaml units. */

@@ -56,6 +56,7 @@ export class ClosedLoop {
   readonly canary: CanaryController;
   readonly training: TrainingSupervisor;
   readonly modelName: string;
+  readonly pipeline: TrainingPipeline;
   readonly #o: ClosedLoopOptions;
   #drift: DriftSupervisor | undefined;
   readonly #runs: Counter<'reason' | 'outcome'>;
@@ -93,6 +94,7 @@ export class ClosedLoop {
           env: { ...process.env, MLFLOW_TRACKING_URI: o.trackingUri },
           wall: o.wall,
         });
+    this.pipeline = pipeline;
     this.runner = new RetrainingRunner({
       pipeline,
       notifier: this.notifier,

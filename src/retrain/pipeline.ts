@@ -89,11 +89,15 @@ export class LocalPipeline implements TrainingPipeline {
     return out;
   }
 
-  async run(input: { window: DataWindow; runName: string; outDir: string }): Promise<PipelineResult> {
+  /**
+   * Silver then point-in-time features over `window` (each rewrites the date partitions it covers).
+   * The retraining run's first two steps; the closed-loop scenario also runs it once over the whole
+   * trial, standing in for the streaming feature path that fills the store in service.
+   */
+  async prepare(window: DataWindow, steps: StepTiming[] = []): Promise<StepTiming[]> {
     const o = this.#o;
-    const since = iso(input.window.start);
-    const until = iso(input.window.end);
-    const steps: StepTiming[] = [];
+    const since = iso(window.start);
+    const until = iso(window.end);
     const common = [
       '--lake',
       o.lake,
@@ -116,6 +120,14 @@ export class LocalPipeline implements TrainingPipeline {
       String(o.cadenceHours),
       ...master,
     ]);
+    return steps;
+  }
+
+  async run(input: { window: DataWindow; runName: string; outDir: string }): Promise<PipelineResult> {
+    const o = this.#o;
+    const since = iso(input.window.start);
+    const until = iso(input.window.end);
+    const steps = await this.prepare(input.window);
     const store = join(o.lake, 'features');
     const trainArgs = [
       '-m',

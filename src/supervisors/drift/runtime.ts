@@ -38,6 +38,13 @@ export interface DriftSupervisorOptions {
   /** The serving model's training reference (drift_reference.json); none: no drift rule. */
   readonly reference?: TrainingReference;
   readonly metrics?: MonitoringMetrics;
+  /**
+   * Trial time after start (or a model change) before the drift window's KS counts: a window that
+   * has seen an hour of data compares a few dozen values with the reference, and the KS of so few
+   * is noise (about 0.2 at 40 values). Default: the drift window's length, so the rule reads full
+   * windows only.
+   */
+  readonly driftWarmupMs?: number;
   readonly logger: Logger;
   readonly onDecision: (d: DecayDecision) => void;
   readonly emit?: (e: DriftEvent) => void;
@@ -57,6 +64,7 @@ export class DriftSupervisor {
   #drift: DriftWindow | undefined;
   #timer: TimerHandle | undefined;
   #start = 0;
+  #driftSince = 0;
   /** Every check, in order (tests and the demo read the trail). */
   readonly checks: CheckRecord[] = [];
 
@@ -73,6 +81,7 @@ export class DriftSupervisor {
 
   start(): void {
     this.#start = this.#o.clock.now();
+    this.#driftSince = this.#start;
     this.#schedule();
   }
 
@@ -101,21 +110,40 @@ export class DriftSupervisor {
     this.#performance.recordOutcome(at, probability, label, this.#o.clock.now());
   }
 
-  /** One scheduled check (public so that a caller can also check on demand). */
-  check(): CheckRecord {
-    const at = this.#o.clock.now();
+  #evaluate(at: number) {
     const perf = this.#performance.snapshot(at);
     const drift = this.#drift?.snapshot(at);
+    const warm = at - this.#driftSince >= (this.#o.driftWarmupMs ?? this.#o.drift.windowMs ?? 0);
     const step = evaluateDecay(
       this.#state,
       {
         at,
         auroc: perf.auroc,
         labelled: perf.labelled,
-        ks: drift?.features.map((f) => ({ feature: f.feature, ks: f.ks })) ?? [],
+        ks: warm ? (drift?.features.map((f) => ({ feature: f.feature, ks: f.ks })) ?? []) : [],
       },
       this.#o.rules,
     );
+    return { perf, drift, step };
+  }
+
+  /**
+   * What a check now would decide, without recording it or changing the incident state: the
+   * closed-loop scenario probes every trial hour to find when a rule's condition first holds, and
+   * so measures the latency of the 6-hourly checks.
+   */
+  probe(): DecayFindings & { readonly wouldRequest: boolean } {
+    const { step } = this.#evaluate(this.#o.clock.now());
+    return {
+      ...step.findings,
+      wouldRequest: step.decisions.some((d) => d.type === 'retrain.requested'),
+    };
+  }
+
+  /** One scheduled check (public so that a caller can also check on demand). */
+  check(): CheckRecord {
+    const at = this.#o.clock.now();
+    const { perf, drift, step } = this.#evaluate(at);
     this.#state = step.state;
     const m = this.#o.metrics;
     if (m) {
@@ -157,6 +185,7 @@ export class DriftSupervisor {
   /** A new production model: fresh windows (against its reference) and the incidents closed. */
   modelChanged(reference?: TrainingReference): void {
     this.#state = onModelChanged(this.#state);
+    this.#driftSince = this.#o.clock.now();
     this.#performance = new PerformanceWindow(this.#o.performance);
     const ref = reference ?? this.#o.reference;
     this.#drift = ref ? new DriftWindow(ref, this.#o.drift) : undefined;
