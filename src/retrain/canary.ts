@@ -42,8 +42,11 @@ export interface CanaryOptions {
   readonly notifier: Notifier;
   readonly logger: Logger;
   readonly registry?: CanaryRegistry;
-  /** Told once per verdict (after the aliases moved): the DriftSupervisor resets its record. */
-  readonly onVerdict?: (r: CanaryResult) => void;
+  /**
+   * Told once per verdict (after the aliases moved) and awaited before the verdict settles: the
+   * DriftSupervisor resets its record against the new production's training reference.
+   */
+  readonly onVerdict?: (r: CanaryResult) => void | Promise<void>;
 }
 
 export interface CanaryResult {
@@ -223,7 +226,11 @@ export class CanaryController {
     };
     this.#run = undefined;
     this.results.push(result);
-    this.#o.onVerdict?.(result);
+    try {
+      await this.#o.onVerdict?.(result);
+    } catch (e) {
+      this.#o.logger.error({ err: (e as Error).message, version: run.version }, 'verdict listener failed');
+    }
     this.#resolve?.(result);
   }
 

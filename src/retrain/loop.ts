@@ -170,9 +170,10 @@ export class ClosedLoop {
     return this.#drift;
   }
 
-  #onVerdict(v: CanaryResult): void {
+  async #onVerdict(v: CanaryResult): Promise<void> {
     this.#verdicts.inc({ decision: v.verdict.decision });
-    if (v.verdict.decision === 'promote') this.#drift?.modelChanged();
+    // the new production is watched against its own training reference
+    if (v.verdict.decision === 'promote') this.#drift?.modelChanged(await this.reference(v.version));
   }
 
   /** The drift reference logged beside a registered version's ONNX file. */

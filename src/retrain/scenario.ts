@@ -114,7 +114,16 @@ export function scenarioParams(
   p.gates = { ...p.gates, min_auroc: 0.5, max_ece: 0.5, max_subgroup_auroc_gap: 1, max_latency_ms: 1000 };
   p.pipeline = { ...p.pipeline, training_days: Math.floor(o.days / 2) };
   p.canary = { share: 0.5 };
-  p.monitoring = { ...p.monitoring, ks_threshold: 0.1, max_drifted_features: 2, min_labelled: 50 };
+  // measured on this trial (docs/retraining.md): undrifted days show 6 features with KS > 0.15
+  // against the first model's training days, the drifted site's days 11 to 12; the first model's
+  // AUROC on undrifted days is 0.78 to 0.83
+  p.monitoring = {
+    ...p.monitoring,
+    ks_threshold: 0.15,
+    max_drifted_features: 8,
+    auroc_threshold: 0.7,
+    min_labelled: 50,
+  };
   p.retraining = {
     ...p.retraining,
     feature_cadence_hours: 2,
