@@ -8,10 +8,9 @@ are built.
 from __future__ import annotations
 
 from pathlib import Path
-
-import yaml
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ml.paths import REPO_ROOT
