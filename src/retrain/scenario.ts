@@ -114,14 +114,17 @@ export function scenarioParams(
   p.gates = { ...p.gates, min_auroc: 0.5, max_ece: 0.5, max_subgroup_auroc_gap: 1, max_latency_ms: 1000 };
   p.pipeline = { ...p.pipeline, training_days: Math.floor(o.days / 2) };
   p.canary = { share: 0.5 };
-  // measured on this trial (docs/retraining.md): undrifted days show 6 features with KS > 0.15
-  // against the first model's training days, the drifted site's days 11 to 12; the first model's
-  // AUROC on undrifted days is 0.78 to 0.83
+  // Measured on this trial (seed 7, 120 patients; docs/retraining.md): against the first model's
+  // training reference, undrifted control days already show 16-17 features with KS > 0.15 (patient
+  // heterogeneity: the reference holds the training split's patients), the drifted days 17-21, so
+  // no KS rule separates them here and the drift rule is set so that it cannot fire (more drifted
+  // features than exist). The first model's AUROC is 0.76-0.83 on undrifted days and 0.69-0.73
+  // two days into the drift: the performance rule (AUROC < 0.73 on 2 consecutive checks) detects.
   p.monitoring = {
     ...p.monitoring,
     ks_threshold: 0.15,
-    max_drifted_features: 8,
-    auroc_threshold: 0.7,
+    max_drifted_features: 1000,
+    auroc_threshold: 0.73,
     min_labelled: 50,
   };
   p.retraining = {
@@ -313,7 +316,8 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
       p.training = { ...p.training, learning_rate: 1e-7 };
       // let it reach staging: the offline comparison and the AUROC gate would stop it first
       p.gates = { ...p.gates, promotion_min_auroc_gain: -1, min_auroc: 0 };
-      p.retraining = { ...p.retraining, auroc_tolerance: 0 };
+      // 24 h of exposure is enough to judge it and leaves the verdict inside the 16-day trial
+      p.retraining = { ...p.retraining, auroc_tolerance: 0, canary_hours: 24 };
     },
   );
   const bad = new ClosedLoop({
