@@ -7,9 +7,10 @@
       -> that commit's raw snapshot (data/lake/bronze) and its manifest: the source Kafka offsets
          (per topic and partition) the training data was read from.
 
-The prediction's own inputs are named by the audit row's input_hash (the feature-vector hash) and
-correlation_id; the Kafka offsets of the events the actor had applied are not in the audit row yet
-(reported under `missing`).
+The prediction's own inputs are named by the audit row's input_hash (the feature-vector hash),
+correlation_id and payload.source_offsets: the patient actor's highest applied Kafka offset per
+"topic:partition" when it scored. Each is resolved to the bronze file(s) of a lake whose name's
+[first, last] offset range holds it (contracts/bronze.md), reported under `sources`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from ml.paths import REPO_ROOT
+from ml.paths import LOCAL_DIR, REPO_ROOT
 
 RAW_PATH = "data/lake/bronze"
 MANIFEST = "manifest.json"
@@ -32,6 +34,49 @@ MANIFEST = "manifest.json"
 
 class LineageError(LookupError):
     """A link of the chain is missing; the message says which."""
+
+
+# contracts/bronze.md: bronze/<topic>/date=YYYY-MM-DD/part-p<PPP>-o<first>-<last>.parquet
+BRONZE_FILE = re.compile(r"part-p(?P<partition>\d+)-o(?P<first>\d+)-(?P<last>\d+)\.parquet")
+
+
+def bronze_files(lake: Path, topic: str, partition: int, offset: int) -> list[Path]:
+    """The bronze files of topic/partition whose [first, last] offset range holds offset, by name only.
+
+    One micro-batch spanning two event dates is two files of the same name (one per `date=` folder),
+    so this may return several; none when that offset is not in the lake (yet). Names starting with
+    `.` or `_` (in-flight temporaries) are ignored, as every bronze reader does."""
+    found: list[Path] = []
+    for day in sorted((lake / "bronze" / topic).glob("date=*")):
+        if not day.is_dir():
+            continue
+        for f in sorted(day.iterdir()):
+            m = BRONZE_FILE.fullmatch(f.name)
+            if (
+                m is not None
+                and int(m["partition"]) == partition
+                and int(m["first"]) <= offset <= int(m["last"])
+            ):
+                found.append(f)
+    return found
+
+
+def prediction_sources(lake: Path, offsets: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each "topic:partition" -> highest applied offset of the audit row, with its bronze file(s)."""
+    out: list[dict[str, Any]] = []
+    for key in sorted(offsets):
+        topic, _, partition = key.rpartition(":")
+        offset = int(offsets[key])
+        files = bronze_files(lake, topic, int(partition), offset)
+        out.append(
+            {
+                "topic": topic,
+                "partition": int(partition),
+                "offset": str(offset),
+                "files": [str(f) for f in files],
+            }
+        )
+    return out
 
 
 def audit_row(dsn: str, prediction_id: int) -> dict[str, Any]:
@@ -116,11 +161,25 @@ def source_offsets(repo: Path, commit: str) -> dict[str, Any]:
 
 
 def trace(
-    prediction: dict[str, Any], client: Any, registered_model: str, repo: Path = REPO_ROOT
+    prediction: dict[str, Any],
+    client: Any,
+    registered_model: str,
+    repo: Path = REPO_ROOT,
+    lake: Path = LOCAL_DIR / "lake",
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"prediction": prediction}
     out |= model_and_run(client, registered_model, str(prediction["model_version"]))
     missing: list[str] = []
+    offsets = (prediction.get("payload") or {}).get("source_offsets")
+    if offsets:
+        out["sources"] = prediction_sources(lake, offsets)
+        missing += [
+            f"bronze file of {s['topic']}:{s['partition']} offset {s['offset']}: none in {lake}"
+            for s in out["sources"]
+            if not s["files"]
+        ]
+    else:
+        missing.append("kafka offsets of the events behind this prediction: not in the audit row (issue 8)")
     md5 = out["mlflow_run"]["data_version"]
     if md5 and str(md5).endswith(".dir"):
         out["dvc"] = dvc_version(repo, str(md5))
@@ -134,7 +193,6 @@ def trace(
     else:
         missing.append(f"the run's data_version {md5!r} is not a DVC directory hash (trained outside DVC)")
     out["git_commit"] = out["mlflow_run"]["git_commit"] or (out.get("dvc") or {}).get("commit")
-    missing.append("kafka offsets of the events behind this prediction: not in the audit row (issue 8)")
     out["missing"] = missing
     return out
 
@@ -147,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("AEPRED_DATABASE_URL", "postgresql://aepred:aepred@127.0.0.1:55432/aepred"),
     )
     p.add_argument("--repo", type=Path, default=REPO_ROOT, help="the git + DVC repository of the pipeline")
+    p.add_argument(
+        "--lake",
+        type=Path,
+        default=LOCAL_DIR / "lake",
+        help="the local lake whose bronze files the prediction's source offsets resolve to",
+    )
     args = p.parse_args(argv)
     from mlflow.tracking import MlflowClient
 
@@ -156,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         row = audit_row(args.database_url, args.prediction_id)
         client = MlflowClient(tracking_uri=configure().tracking_uri)
-        result = trace(row, client, load_params().training.registered_model, args.repo)
+        result = trace(row, client, load_params().training.registered_model, args.repo, args.lake)
     except LineageError as e:
         print(f"lineage: {e}", file=sys.stderr)
         return 1

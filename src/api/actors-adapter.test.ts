@@ -66,3 +66,17 @@ describe('ActorsBackend', () => {
     await expect(b.predict('A', 1)).rejects.toMatchObject({ code: 'AEP_API_NO_MODEL', status: 503 });
   });
 });
+
+describe('ActorsBackend.predict', () => {
+  it("carries the actor's applied offsets at scoring time to the prediction (audit, lineage)", async () => {
+    const offsets = { 'patient-vitals:0': '13', 'lab-results:2': '7' };
+    const patients = {
+      score: async (p: string, t: number) => ({ ...scored(p, t, 0.4), sourceOffsets: offsets }),
+    } as unknown as PatientSupervisor;
+    const models = { production: '1', staging: undefined, canaryShare: 0 } as unknown as ModelSupervisor;
+    const b = new ActorsBackend({ patients, models, siteOf: () => 'S1', now: () => 0 });
+    const p = await b.predict('A', 5000);
+    expect(p).toMatchObject({ patientId: 'A', asOfMs: 5000, sourceOffsets: offsets });
+    expect(p.featureVectorHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+});

@@ -136,6 +136,7 @@ export class ActorsBackend implements PredictionBackend {
       })),
       featureSetHash: r.featureSetHash,
       featureVectorHash: hashFeatures(r.features),
+      ...(r.sourceOffsets === undefined ? {} : { sourceOffsets: r.sourceOffsets }),
     };
   }
 

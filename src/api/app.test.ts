@@ -53,7 +53,10 @@ describe('POST /predict (FR-7.1)', () => {
     expect(JSON.parse(row?.payload ?? '{}')).toMatchObject({
       request_time: '2024-06-01T12:00:00.000Z',
       risk_level: body.risk_level,
+      // The events behind the score, for `aepred lineage`: in the audit row, not in the answer.
+      source_offsets: { 'patient-vitals:0': '41', 'lab-results:2': '7' },
     });
+    expect(row?.payload).toContain('"source_offsets":{"lab-results:2":"7","patient-vitals:0":"41"}');
   });
 
   const cases: Array<[Record<string, unknown>, number, string, string]> = [

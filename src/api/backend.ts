@@ -27,6 +27,11 @@ export interface Prediction {
   featureSetHash: string;
   /** sha256 of the feature vector the model scored (audit: the input, without the data). */
   featureVectorHash: string;
+  /**
+   * Highest applied Kafka offset per "topic:partition" (decimal strings) of the state that was scored:
+   * audit only (the prediction.served row's source_offsets, `aepred lineage`), never in the response.
+   */
+  sourceOffsets?: Readonly<Record<string, string>>;
 }
 
 export interface ComponentStatus {

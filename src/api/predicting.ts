@@ -175,6 +175,9 @@ export class Predictor {
         risk_level: p.riskLevel,
         feature_set_hash: p.featureSetHash,
         api_key_id: who.keyId,
+        // The events behind the score ("topic:partition" -> highest applied offset): `aepred lineage`
+        // resolves them to bronze files. Inside the canonical JSON payload, so the chain covers it.
+        ...(p.sourceOffsets === undefined ? {} : { source_offsets: { ...p.sourceOffsets } }),
       },
     };
     let seq: number;

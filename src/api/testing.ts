@@ -75,6 +75,7 @@ export class FakeBackend implements PredictionBackend {
       ],
       featureSetHash: 'fs-test',
       featureVectorHash: createHash('sha256').update(`${patientId}${asOfMs}`).digest('hex'),
+      sourceOffsets: { 'patient-vitals:0': '41', 'lab-results:2': '7' },
     };
   }
 

@@ -53,6 +53,20 @@ describe('serving with the real actors and model', () => {
       probability: p.adverse_event_probability,
       risk_level: p.risk_level,
     });
+    // The events behind the score (lineage): the actor's applied offsets, in the audit row only.
+    const applied = svc.patients.actor(patientId(id(1)))?.state.applied.get('patient-vitals:0');
+    expect(applied).toBeDefined();
+    expect(JSON.parse(rows[0].payload).source_offsets).toEqual({ 'patient-vitals:0': String(applied) });
+    expect(Object.keys(p).sort()).toEqual(
+      [
+        'adverse_event_probability',
+        'model_version',
+        'patient_id',
+        'prediction_timestamp',
+        'risk_level',
+        'top_risk_factors',
+      ].sort(),
+    );
     expect(await verifyChain(svc.db.pool)).toMatchObject({ ok: true });
   });
 

@@ -92,7 +92,13 @@ def _audit_prediction(model_version: str) -> int:
 
     stack = yaml.safe_load((ROOT / "ops/local/stack.yaml").read_text())["services"]["postgres"]
     dsn = f"postgresql://{stack['user']}:{stack['password']}@127.0.0.1:{stack['port']}/{stack['database']}"
-    payload = {"feature_set_hash": "test", "probability": 0.42, "risk_level": "watch"}
+    # As src/api/predicting.ts writes it: source_offsets is the actor's applied offsets when it scored.
+    payload = {
+        "feature_set_hash": "test",
+        "probability": 0.42,
+        "risk_level": "watch",
+        "source_offsets": {"patient-vitals:0": "150"},
+    }
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         # The columns the service's PgAuditLog writes; the database assigns seq, time and hash.
         cur.execute(
@@ -132,7 +138,15 @@ def test_lineage_from_a_prediction_to_kafka_offsets(tmp_path: Path) -> None:
     run_id, version = _register(local, md5, commit)
     seq = _audit_prediction(version)
 
-    out = json.loads(_sh(ROOT, env, "node", "bin/aepred.js", "lineage", str(seq), "--repo", str(repo)))
+    lake = tmp_path / "lake"
+    bronze = lake / "bronze" / "patient-vitals" / "date=2024-06-01"
+    bronze.mkdir(parents=True)
+    for first, last in ((0, 99), (100, 199)):
+        (bronze / f"part-p000-o{first:020d}-{last:020d}.parquet").touch()
+
+    out = json.loads(
+        _sh(ROOT, env, "node", "bin/aepred.js", "lineage", str(seq), "--repo", str(repo), "--lake", str(lake))
+    )
     assert out["prediction"]["seq"] == seq
     assert out["prediction"]["subject"] == "AEPSIM01-S01-0001"
     assert out["model"]["version"] == version
@@ -147,7 +161,16 @@ def test_lineage_from_a_prediction_to_kafka_offsets(tmp_path: Path) -> None:
     assert out["git_commit"] == commit
     assert out["training_data"]["kafka_offsets"] == manifest["kafka_offsets"]
     assert out["training_data"]["kafka_offsets"]["patient-vitals"]["0"]["rows"] > 0
-    assert any("kafka offsets of the events behind this prediction" in m for m in out["missing"])
+    # The prediction's own events: its offsets resolved to the bronze file that holds them.
+    assert out["sources"] == [
+        {
+            "topic": "patient-vitals",
+            "partition": 0,
+            "offset": "150",
+            "files": [str(bronze / f"part-p000-o{100:020d}-{199:020d}.parquet")],
+        }
+    ]
+    assert not any("kafka offsets of the events behind this prediction" in m for m in out["missing"])
 
     # Unknown ids are a clean error, not a trace.
     r = subprocess.run(

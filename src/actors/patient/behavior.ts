@@ -117,6 +117,7 @@ export function scored(
     featureSetHash: model.featureSetHash,
     topRiskFactors: factors,
     features: x,
+    sourceOffsets: Object.fromEntries([...s.applied].map(([k, v]) => [k, v.toString()])),
   };
   if (!drivesAlerts) return { scoring, alert: null };
   s.lastScoredAt = t;

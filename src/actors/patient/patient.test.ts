@@ -114,6 +114,14 @@ describe('PatientSupervisor and PatientActor', () => {
     expect(events.some((e) => e.type === 'patient.event.skipped' && e.reason === 'applied')).toBe(true);
   });
 
+  it('a scoring names the offsets applied when it scored (lineage)', async () => {
+    const { sup } = setup();
+    for (let i = 0; i < 4; i++) await sup.deliver(pid, vitals(i * 5 * 60_000, 100 + i), pos(10 + i));
+    await sup.deliver(pid, vitals(4 * 5 * 60_000, 90), { topic: 'lab-results', partition: 2, offset: 7n });
+    const r = await sup.score(pid, 4 * 5 * 60_000);
+    expect(r?.sourceOffsets).toEqual({ 'patient-vitals:0': '13', 'lab-results:2': '7' });
+  });
+
   it('snapshot -> passivate -> reactivate gives the same features bit for bit', async () => {
     const { sup, clock, other } = setup();
     for (let i = 0; i < 400; i++) await sup.deliver(pid, vitals(i * 5 * 60_000, 60 + (i % 37) * 0.7), pos(i));

@@ -50,6 +50,11 @@ export interface RiskScored {
   topRiskFactors: readonly RiskFactor[];
   /** The vector the model saw (float32 input), for audit hashing and replay comparisons. */
   features: Float32Array;
+  /**
+   * The actor's highest applied Kafka offset per "topic:partition" when it scored (decimal strings):
+   * the events behind this score, for lineage (the prediction.served audit row's source_offsets).
+   */
+  sourceOffsets?: Readonly<Record<string, string>>;
 }
 
 export interface AlertChanged {

@@ -6,7 +6,7 @@ import { REPO_ROOT } from '../../shared/paths.js';
 
 /**
  * `aepred lineage <prediction-id>`: prediction -> model version -> MLflow run -> DVC data version ->
- * git commit -> source Kafka offsets. The walk lives in Python (pipelines/lineage.py), where the
+ * git commit -> source Kafka offsets; and the prediction's own Kafka offsets -> bronze files. The walk lives in Python (pipelines/lineage.py), where the
  * MLflow and DVC clients are; this command runs it and passes its JSON and exit code through.
  */
 export function registerLineage(program: Command): void {
@@ -21,7 +21,11 @@ export function registerLineage(program: Command): void {
       'Postgres with the audit trail (default: AEPRED_DATABASE_URL or the stack)',
     )
     .option('--repo <path>', 'the git + DVC repository the model was trained from (default: this one)')
-    .action(async (id: string, opts: { databaseUrl?: string; repo?: string }) => {
+    .option(
+      '--lake <path>',
+      "local lake whose bronze files the prediction's Kafka offsets resolve to (default: .local/lake)",
+    )
+    .action(async (id: string, opts: { databaseUrl?: string; repo?: string; lake?: string }) => {
       if (!/^[1-9][0-9]*$/.test(id)) {
         program.error(`lineage: prediction id must be a positive integer, got ${JSON.stringify(id)}`, {
           exitCode: 2,
@@ -32,6 +36,7 @@ export function registerLineage(program: Command): void {
       const args = ['-m', 'pipelines.lineage', id];
       if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
       if (opts.repo) args.push('--repo', resolve(opts.repo));
+      if (opts.lake) args.push('--lake', resolve(opts.lake));
       const code = await new Promise<number>((done, fail) => {
         const child = spawn(python, args, { cwd: REPO_ROOT, stdio: 'inherit' });
         child.on('error', fail);
