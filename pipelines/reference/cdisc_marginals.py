@@ -1,11 +1,12 @@
 """Derive the simulator's reference marginals from the CDISC SDTM pilot (cdiscpilot01).
 
 The trial simulator draws each patient's baseline vitals and labs from these marginals (by sex and
-age band), and a test compares the simulator's output with them. Baseline records only (VSBLFL/LBBLFL
-== "Y"; for HEIGHT, never flagged, each subject's first record), treated and screened subjects alike. Vitals in standard units (VSSTRESN: mmHg, beats/min, C,
-kg, cm); labs in the original conventional units (LBORRES, e.g. mg/dL) with the SI factor measured
-from the pilot's own standardized values (LBSTRESN / LBORRES), and the reference ranges per sex (the
-most frequent range). Run:
+age band), and a test compares the simulator's output with them. Baseline records only
+(VSBLFL/LBBLFL == "Y"; for HEIGHT, never flagged, each subject's first record), treated and screened
+subjects alike. Vitals in standard units (VSSTRESN: mmHg, beats/min, C, kg, cm); labs in the
+original conventional units (LBORRES, e.g. mg/dL) with the SI factor measured from the pilot's own
+standardized values (LBSTRESN / LBORRES), and the reference ranges per sex (the most frequent
+range). Run:
 
     .venv/bin/python -m pipelines.reference.cdisc_marginals [--data DIR] [--out FILE]
 """
