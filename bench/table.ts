@@ -5,9 +5,14 @@ import { REPO_ROOT } from '../src/shared/paths.js';
 import type { BenchResult } from './lib.js';
 
 const dir = resolve(REPO_ROOT, 'bench/results');
-const rows = readdirSync(dir)
+const all = readdirSync(dir)
   .filter((f) => f.endsWith('.json'))
-  .map((f) => JSON.parse(readFileSync(resolve(dir, f), 'utf8')) as BenchResult);
+  .map((f) => ({ file: f, body: JSON.parse(readFileSync(resolve(dir, f), 'utf8')) as Partial<BenchResult> }));
+// Reports with their own shape (e.g. eval-physionet's metric table) are listed by name only.
+const isResult = (b: Partial<BenchResult>): b is BenchResult =>
+  typeof b.median === 'number' && typeof b.min === 'number' && typeof b.max === 'number';
+const rows = all.flatMap(({ body }) => (isResult(body) ? [body] : []));
+const others = all.filter(({ body }) => !isResult(body)).map(({ file }) => file);
 
 const fmt = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(4));
 const table = rows.map((r) => ({
@@ -17,7 +22,7 @@ const table = rows.map((r) => ({
   min: fmt(r.min),
   max: fmt(r.max),
   runs: String(r.runs),
-  commit: r.git_commit.slice(0, 8),
+  commit: (r.git_commit ?? 'unknown').slice(0, 8),
 }));
 if (table.length === 0) {
   process.stdout.write('no benchmark results yet\n');
@@ -28,3 +33,4 @@ if (table.length === 0) {
   process.stdout.write(`${line(cols)}\n${line(width.map((w) => '-'.repeat(w)))}\n`);
   for (const r of table) process.stdout.write(`${line(cols.map((c) => r[c]))}\n`);
 }
+if (others.length > 0) process.stdout.write(`\nreports with their own format: ${others.join(', ')}\n`);
