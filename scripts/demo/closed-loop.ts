@@ -31,7 +31,9 @@ const { values: a } = parseArgs({
   },
 });
 if (!a.lake) {
-  process.stderr.write('usage: closed-loop.ts --lake PATH [--scenario site-drift|concept-drift] [--simulate]\n');
+  process.stderr.write(
+    'usage: closed-loop.ts --lake PATH [--scenario site-drift|concept-drift] [--simulate]\n',
+  );
   process.exit(2);
 }
 const lake = resolve(a.lake);
@@ -60,7 +62,10 @@ const r = await runClosedLoopScenario({
   wall: () => performance.now(),
   say,
 });
-const lat = r.run1.conditionAt !== null && r.run1.triggerAt !== null ? (r.run1.triggerAt - r.run1.conditionAt) / 3_600_000 : null;
+const lat =
+  r.run1.conditionAt !== null && r.run1.triggerAt !== null
+    ? (r.run1.triggerAt - r.run1.conditionAt) / 3_600_000
+    : null;
 say(
   'summary',
   `condition -> trigger ${lat === null ? 'n/a' : `${lat} h`} of trial time; run 1 ${r.run1.verdict?.verdict.decision ?? 'no verdict'}; run 2 ${r.run2.verdict?.verdict.decision ?? 'no verdict'}; rollback swap ${r.rollback.swapMs.toFixed(3)} ms, ${r.rollback.failures} failed of ${r.rollback.served} scorings`,
