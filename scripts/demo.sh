@@ -5,6 +5,8 @@
 #   3. the ingester validates it into the bronze lake (invalid records to the DLQs)
 #   4. Spark builds silver and point-in-time features + labels
 #   5. PyTorch trains the model, exports ONNX, applies the gates and logs everything to MLflow
+#   6. the service starts (HTTPS): patient actors replay the trial from Kafka and score it; a
+#      prediction is made over the API and lands in the hash-chained audit trail
 # DEMO_PATIENTS / DEMO_DAYS / DEMO_SEED size the trial.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,14 +22,14 @@ mkdir -p "$RUN"
 step() { printf '\n\033[1;36m== %s\033[0m\n' "$*"; }
 t0=$(date +%s)
 
-step "1/5 local stack"
+step "1/6 local stack"
 $AEPRED stack up
 $AEPRED db migrate
 
-step "2/5 simulate a trial: $PATIENTS patients x $DAYS days (seed $SEED) into Kafka"
+step "2/6 simulate a trial: $PATIENTS patients x $DAYS days (seed $SEED) into Kafka"
 $AEPRED simulate --patients "$PATIENTS" --days "$DAYS" --seed "$SEED" --start "$START" --scenario baseline --to kafka
 
-step "3/5 ingest: Kafka -> validation -> bronze lake ($LAKE), exactly once"
+step "3/6 ingest: Kafka -> validation -> bronze lake ($LAKE), exactly once"
 $AEPRED ingest --lake "$LAKE" --log-level warn >"$RUN/ingest.log" 2>&1 &
 ingest_pid=$!
 trap 'kill $ingest_pid 2>/dev/null || true' EXIT
@@ -39,22 +41,49 @@ find "$LAKE/bronze" -name '*.parquet' | wc -l | xargs printf 'bronze files: %s\n
 export MLFLOW_TRACKING_URI=http://127.0.0.1:55000
 END=$(date -u -d "$START + $DAYS days" +%Y-%m-%d)
 export AEPRED_ENROLLMENT_JDBC_URL="jdbc:postgresql://127.0.0.1:55432/aepred?user=aepred&password=aepred"
-step "4/5 Spark: bronze -> silver -> point-in-time features and labels (every 6 h of trial time)"
+step "4/6 Spark: bronze -> silver -> point-in-time features and labels (every 6 h of trial time)"
 $PY -m pipelines silver --since "$START" --until "$END" --lake "$LAKE"
 $PY -m pipelines features --since "$START" --until "$END" --lake "$LAKE" --cadence-hours 6
 
-step "5/5 train, export ONNX, gate, log to MLflow"
+step "5/6 train, export ONNX, gate, log to MLflow"
 $PY -m ml train --feature-store "$LAKE/features" --start "$START" --end "$END" --out "$RUN/model" \
   --run-name "demo-$SEED" --register || echo "(training finished with gate failures; see MLflow for the reasons)"
+
+step "6/6 serve: actors score every patient, /predict over HTTPS, audit trail"
+if [ -f .local/run/serve.pid ] && kill -0 "$(cat .local/run/serve.pid)" 2>/dev/null; then
+  kill -TERM "$(cat .local/run/serve.pid)" && sleep 2
+fi
+setsid $AEPRED serve --model "$RUN/model/model/model.onnx" --lake "$LAKE" --log-level warn \
+  >.local/logs/serve.log 2>&1 < /dev/null &
+echo $! >.local/run/serve.pid
+for _ in $(seq 1 90); do
+  curl -skf https://127.0.0.1:58080/health/live >/dev/null && break
+  sleep 1
+done
+KEY=$($AEPRED apikey create --name "demo-$(date +%s)" --role admin 2>/dev/null | head -1)
+echo "$KEY" >"$RUN/api-key"
+chmod 600 "$RUN/api-key"
+sleep 10 # the actors catch up with the trial from Kafka
+PATIENT=$(head -1 <(PGPASSWORD=aepred psql -h 127.0.0.1 -p 55432 -U aepred -d aepred -tAc \
+  "select patient_id from enrollment where trial_id like 'AEPSIM%' order by patient_id limit 1"))
+AS_OF=$(date -u -d "$END - 1 hour" +%Y-%m-%dT%H:%M:%SZ)
+echo "POST /predict {patient_id: $PATIENT, timestamp: $AS_OF}"
+curl -sk -X POST https://127.0.0.1:58080/predict -H "authorization: Bearer $KEY" \
+  -H 'content-type: application/json' -d "{\"patient_id\":\"$PATIENT\",\"timestamp\":\"$AS_OF\"}" \
+  | $PY -m json.tool || echo "(no answer; see .local/logs/serve.log)"
+$AEPRED audit verify || true
 
 step "where to look ($(( $(date +%s) - t0 )) s)"
 $AEPRED stack status
 cat <<MSG
+  coordinator console:         https://127.0.0.1:58080/console  (API key in $RUN/api-key; self-signed cert)
+  API docs (OpenAPI):          https://127.0.0.1:58080/openapi.json
   MLflow (runs, registry):     http://127.0.0.1:55000   experiment clinical-adverse-events
   Prometheus:                  http://127.0.0.1:59090
   Alertmanager:                http://127.0.0.1:59094
   bronze/silver/features lake: $LAKE
   model files:                 $RUN/model
   logs:                        .local/logs/ (stack), $RUN/ingest.log
-  stop everything:             node bin/aepred.js stack down
+  stop the service:            kill \$(cat .local/run/serve.pid)
+  stop everything:             kill \$(cat .local/run/serve.pid); node bin/aepred.js stack down
 MSG
