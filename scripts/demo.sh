@@ -7,13 +7,16 @@
 #   5. PyTorch trains the model, exports ONNX, applies the gates and logs everything to MLflow
 #   6. the service starts (HTTPS): patient actors replay the trial from Kafka and score it; a
 #      prediction is made over the API and lands in the hash-chained audit trail
+#   7. the closed loop on a site-drift trial: the model decays, the decay rule fires, a retraining
+#      runs, the candidate is canaried and promoted; a worse candidate is rolled back; production is
+#      rolled back under scoring load with no failed request
 # DEMO_PATIENTS / DEMO_DAYS / DEMO_SEED size the trial.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AEPRED="node bin/aepred.js"
 PY=.venv/bin/python
-PATIENTS=${DEMO_PATIENTS:-100}
-DAYS=${DEMO_DAYS:-14}
+PATIENTS=${DEMO_PATIENTS:-80}
+DAYS=${DEMO_DAYS:-10}
 SEED=${DEMO_SEED:-7}
 START=${DEMO_START:-2025-01-06}
 RUN=.local/demo
@@ -22,14 +25,14 @@ mkdir -p "$RUN"
 step() { printf '\n\033[1;36m== %s\033[0m\n' "$*"; }
 t0=$(date +%s)
 
-step "1/6 local stack"
+step "1/7 local stack"
 $AEPRED stack up
 $AEPRED db migrate
 
-step "2/6 simulate a trial: $PATIENTS patients x $DAYS days (seed $SEED) into Kafka"
+step "2/7 simulate a trial: $PATIENTS patients x $DAYS days (seed $SEED) into Kafka"
 $AEPRED simulate --patients "$PATIENTS" --days "$DAYS" --seed "$SEED" --start "$START" --scenario baseline --to kafka
 
-step "3/6 ingest: Kafka -> validation -> bronze lake ($LAKE), exactly once"
+step "3/7 ingest: Kafka -> validation -> bronze lake ($LAKE), exactly once"
 $AEPRED ingest --lake "$LAKE" --log-level warn >"$RUN/ingest.log" 2>&1 &
 ingest_pid=$!
 trap 'kill $ingest_pid 2>/dev/null || true' EXIT
@@ -41,15 +44,15 @@ find "$LAKE/bronze" -name '*.parquet' | wc -l | xargs printf 'bronze files: %s\n
 export MLFLOW_TRACKING_URI=http://127.0.0.1:55000
 END=$(date -u -d "$START + $DAYS days" +%Y-%m-%d)
 export AEPRED_ENROLLMENT_JDBC_URL="jdbc:postgresql://127.0.0.1:55432/aepred?user=aepred&password=aepred"
-step "4/6 Spark: bronze -> silver -> point-in-time features and labels (every 6 h of trial time)"
+step "4/7 Spark: bronze -> silver -> point-in-time features and labels (every 6 h of trial time)"
 $PY -m pipelines silver --since "$START" --until "$END" --lake "$LAKE"
 $PY -m pipelines features --since "$START" --until "$END" --lake "$LAKE" --cadence-hours 6
 
-step "5/6 train, export ONNX, gate, log to MLflow"
+step "5/7 train, export ONNX, gate, log to MLflow"
 $PY -m ml train --feature-store "$LAKE/features" --start "$START" --end "$END" --out "$RUN/model" \
   --run-name "demo-$SEED" --register || echo "(training finished with gate failures; see MLflow for the reasons)"
 
-step "6/6 serve: actors score every patient, /predict over HTTPS, audit trail"
+step "6/7 serve: actors score every patient, /predict over HTTPS, audit trail"
 if [ -f .local/run/serve.pid ] && kill -0 "$(cat .local/run/serve.pid)" 2>/dev/null; then
   kill -TERM "$(cat .local/run/serve.pid)" && sleep 2
 fi
@@ -73,6 +76,9 @@ curl -sk -X POST https://127.0.0.1:58080/predict -H "authorization: Bearer $KEY"
   | $PY -m json.tool || echo "(no answer; see .local/logs/serve.log)"
 $AEPRED audit verify || true
 
+step "7/7 closed loop: decay -> retrain -> canary -> promote; worse candidate -> rollback"
+npx tsx scripts/demo/closed-loop.ts --lake .local/demo/loop-lake --scenario site-drift --simulate
+
 step "where to look ($(( $(date +%s) - t0 )) s)"
 $AEPRED stack status
 cat <<MSG
@@ -83,6 +89,7 @@ cat <<MSG
   Alertmanager:                http://127.0.0.1:59094
   bronze/silver/features lake: $LAKE
   model files:                 $RUN/model
+  closed-loop run:             .local/demo/closed-loop/ (reports), MLflow registered models
   logs:                        .local/logs/ (stack), $RUN/ingest.log
   stop the service:            kill \$(cat .local/run/serve.pid)
   stop everything:             kill \$(cat .local/run/serve.pid); node bin/aepred.js stack down
