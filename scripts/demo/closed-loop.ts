@@ -68,5 +68,5 @@ const lat =
     : null;
 say(
   'summary',
-  `condition -> trigger ${lat === null ? 'n/a' : `${lat} h`} of trial time; run 1 ${r.run1.verdict?.verdict.decision ?? 'no verdict'}; run 2 ${r.run2.verdict?.verdict.decision ?? 'no verdict'}; rollback swap ${r.rollback.swapMs.toFixed(3)} ms, ${r.rollback.failures} failed of ${r.rollback.served} scorings`,
+  `condition -> trigger ${lat === null ? 'n/a' : `${lat} h`} of trial time; run 1 ${r.run1.verdict?.verdict.decision ?? 'no verdict'}; run 2 ${r.run2.verdict?.verdict.decision ?? 'no verdict'}; ${r.rollback === null ? 'rollback drill skipped (nothing was promoted)' : `rollback swap ${r.rollback.swapMs.toFixed(3)} ms, ${r.rollback.failures} failed of ${r.rollback.served} scorings`}`,
 );
