@@ -346,6 +346,9 @@ export async function runStress(o: StressOptions): Promise<StressResult> {
   const seconds = (drainedAt - t0) / 1000;
   void producedAt;
   void dlqEnds;
+  // The broker is ours: stop it so the run leaves no process behind.
+  cli(['stack', 'down', 'kafka']);
+
   return {
     produced: sim.total,
     expectedValid: sim.expectedValidRows,
