@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AuditLog } from '../audit/log.js';
-import type { ApiParams } from '../config/params.js';
+import { type ApiParams, ApiSchema } from '../config/params.js';
 import type { Authenticator } from '../security/apikeys.js';
 import type { AlertHub } from './alert-hub.js';
 import type { PredictionBackend } from './backend.js';
@@ -35,20 +35,8 @@ export interface ServiceOptions {
 }
 
 const OptionsSchema = z.strictObject({
-  api: z.strictObject({
-    batch_max: z.number().int().min(1).max(10_000),
-    body_limit_bytes: z.number().int().min(1024),
-    max_future_skew_seconds: z.number().nonnegative(),
-    request_timeout_seconds: z.number().positive(),
-    rate_limit: z.strictObject({ max: z.number().int().positive(), window_seconds: z.number().positive() }),
-    sse_buffer: z.number().int().min(1),
-    sse_heartbeat_seconds: z.number().positive(),
-    api_key_cache_seconds: z.number().nonnegative(),
-    audit: z.strictObject({
-      group_commit_max_rows: z.number().int().min(1),
-      digest_interval_seconds: z.number().positive(),
-    }),
-  }),
+  // The same schema params.yaml is validated with: one definition of the serving limits.
+  api: ApiSchema,
   tls: z.strictObject({ cert: z.instanceof(Buffer), key: z.instanceof(Buffer) }).optional(),
   logLevel: z.enum(['silent', 'fatal', 'error', 'warn', 'info', 'debug']),
   trustProxy: z.boolean(),

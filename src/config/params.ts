@@ -73,7 +73,7 @@ const IngestSchema = z
 export type IngestParams = z.infer<typeof IngestSchema>;
 
 /** Serving (issue 8, src/api/): limits the service enforces and the audit trail's batching. */
-const ApiSchema = z.strictObject({
+export const ApiSchema = z.strictObject({
   batch_max: z.number().int().min(1).max(10_000),
   body_limit_bytes: z.number().int().min(1024),
   max_future_skew_seconds: z.number().nonnegative(),
