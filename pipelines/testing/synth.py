@@ -1,12 +1,11 @@
 """Contract-exact bronze fixtures for tests and the benchmark, without Kafka or the TypeScript side.
 
-Two sources:
-- `synthesize`: a small deterministic trial (vectorized numpy), with prodromes before adverse events
-  so features carry signal, optional faults (duplicates, out-of-range values, future timestamps,
-  unknown patients, late lab reports) for the silver rules;
-- `ndjson_to_bronze`: the simulator's / importers' `--to dir` NDJSON output converted row for row.
+`synthesize`: a small deterministic trial (vectorized numpy), with prodromes before adverse events
+so features carry signal, optional faults (duplicates, out-of-range values, future timestamps,
+unknown patients, late lab reports) for the silver rules. (NDJSON from the simulator or importers is
+converted by `pipelines.kubeflow.steps.ndjson_table`.)
 
-Both write `<lake>/bronze/<topic>/date=YYYY-MM-DD/part-p000-o<first>-<last>.parquet` exactly as
+It writes `<lake>/bronze/<topic>/date=YYYY-MM-DD/part-p000-o<first>-<last>.parquet` exactly as
 contracts/bronze.md specifies (Arrow schema, ZSTD, one row group, file metadata), plus the enrollment
 table as `<lake>/enrollment/enrollment.ndjson` (the embedded mode's enrollment source).
 """
@@ -395,41 +394,3 @@ def _write_faults(lake: Path, start_ms: int, pid: str) -> None:
     }
     cols |= _lineage("patient-vitals", n, 10**12, pidc, start_ms + DAY_MS)
     write_topic(lake, "patient-vitals", _table("patient-vitals", cols, n))
-
-
-def ndjson_to_bronze(src: Path, lake: Path) -> dict[str, int]:
-    """Converts `--to dir` output (one <topic>.ndjson per topic + enrollment.ndjson) to bronze."""
-    counts: dict[str, int] = {}
-    for topic in bronze.TOPICS:
-        path = src / f"{topic}.ndjson"
-        if not path.exists():
-            continue
-        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        sch = bronze.schema(topic)
-        cols: dict[str, list[Any]] = {f.name: [] for f in sch}
-        for off, rec in enumerate(records):
-            flat = dict(rec)
-            rr = flat.pop("reference_range", None)
-            if isinstance(rr, dict):
-                flat["reference_range_low"], flat["reference_range_high"] = rr.get("low"), rr.get("high")
-            flat |= {
-                "_kafka_topic": topic,
-                "_kafka_partition": 0,
-                "_kafka_offset": off,
-                "_kafka_key": rec["patient_id"],
-            }
-            for f in sch:
-                v = flat.get(f.name)
-                if pa.types.is_timestamp(f.type) and isinstance(v, str):
-                    v = np.datetime64(v.removesuffix("Z"), "ms")
-                cols[f.name].append(v)
-        n = len(records)
-        ev = cols[bronze.event_time_column(topic)]
-        cols["_kafka_timestamp"] = cols["_ingested_at"] = list(ev)
-        table = pa.Table.from_arrays([pa.array(cols[f.name], type=f.type) for f in sch], schema=sch)
-        counts[topic] = write_topic(lake, topic, table) if n else 0
-    enr = src / "enrollment.ndjson"
-    if enr.exists():
-        (lake / "enrollment").mkdir(parents=True, exist_ok=True)
-        (lake / "enrollment" / "enrollment.ndjson").write_text(enr.read_text())
-    return counts
