@@ -44,8 +44,10 @@ test-unit:
 # exactly the ones it started, whatever the tests' outcome.
 test-integration:
 # The console's browser tests (headless Chromium) run in the same stack session.
-	@scripts/with-stack.sh bash -c 'npx vitest run --project integration && $(PY) -m pytest -q -m integration \
-	  && npx vitest run --config tests/e2e/vitest.config.ts'
+	@rm -f .local/logs/tests/FAILURES.txt
+	@scripts/with-stack.sh bash -c 'scripts/test-step.sh vitest-integration npx vitest run --project integration \
+	  && scripts/test-step.sh pytest-integration $(PY) -m pytest -q -m integration \
+	  && scripts/test-step.sh e2e npx vitest run --config tests/e2e/vitest.config.ts'
 
 test: install lint typecheck test-ops test-unit test-integration
 	@echo "make test: all checks passed"

@@ -29,4 +29,9 @@ if [ -n "$started" ]; then
   echo "with-stack: stopping what this run started: $started"
   $AEPRED stack down $started || rc=${rc:-1}
 fi
+# Why it failed, repeated last (scripts/test-step.sh collects it), so a log read from its tail shows it.
+if [ "$rc" -ne 0 ] && [ -s .local/logs/tests/FAILURES.txt ]; then
+  echo
+  cat .local/logs/tests/FAILURES.txt
+fi
 exit $rc
