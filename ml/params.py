@@ -209,6 +209,9 @@ class Pipeline(BaseModel):
     source: str  # `simulate` or a lake path holding bronze/ and enrollment/
     simulate: Simulate
     schedule_cron: str = Field(pattern=r"^\S+( \S+){5}$")  # KFP cron: six fields, seconds first
+    schedule_timezone: str = Field(min_length=1)  # the zone KFP's controller reads the cron in
+    schedule_max_concurrency: int = Field(gt=0)
+    schedule_catchup: bool
     training_days: int = Field(gt=0)
 
     @model_validator(mode="after")

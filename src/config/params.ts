@@ -130,6 +130,9 @@ const PipelineSchema = z
       seed: z.number().int().nonnegative(),
     }),
     schedule_cron: z.string().regex(/^\S+( \S+){5}$/, 'six cron fields, seconds first'),
+    schedule_timezone: z.string().min(1),
+    schedule_max_concurrency: z.number().int().positive(),
+    schedule_catchup: z.boolean(),
     training_days: z.number().int().positive(),
   })
   .refine((p) => Date.parse(p.start) < Date.parse(p.end), 'pipeline.start must be before pipeline.end');
