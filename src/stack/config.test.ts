@@ -80,7 +80,11 @@ describe('stack config', () => {
     delete doc.aepred;
     delete doc.test_endpoints;
     const c = loadStackConfig(writeConfig(doc));
-    expect(c.aepred.port).toBe(58080);
+    expect(c.aepred).toEqual({
+      port: 58080,
+      tls_ca_file: 'tls/cert.pem',
+      webhook_key_file: 'secrets/alertmanager-api-key',
+    });
     expect(c.test_endpoints).toEqual({ scrape_port: 58098, webhook_port: 58099 });
   });
 });

@@ -27,7 +27,17 @@ export const StackConfigSchema = z.strictObject({
   }),
   // The aepred service itself is not part of the stack, but Prometheus scrapes its /metrics and
   // Alertmanager posts to its /alerts/webhook, so the stack's configs need its port.
-  aepred: z.strictObject({ port }).default({ port: 58080 }),
+  // Issue 8: the service serves HTTPS, so Prometheus and Alertmanager trust its certificate
+  // (tls_ca_file) and Alertmanager authenticates to its webhook with an operator key read from a
+  // file (webhook_key_file, written by `aepred apikey create --role operator --out FILE`). Relative
+  // paths are under the stack's local dir (.local/, AEPRED_LOCAL_DIR).
+  aepred: z
+    .strictObject({
+      port,
+      tls_ca_file: z.string().min(1).default('tls/cert.pem'),
+      webhook_key_file: z.string().min(1).default('secrets/alertmanager-api-key'),
+    })
+    .default({ port: 58080, tls_ca_file: 'tls/cert.pem', webhook_key_file: 'secrets/alertmanager-api-key' }),
   // Endpoints only the stack's integration tests listen on: a scrape target Prometheus polls and a
   // webhook Alertmanager calls for alerts labelled aepred_stack_test="true". Kept apart from the
   // service's port so the tests never fight a running service.

@@ -190,7 +190,14 @@ export function openStream(
   });
 }
 
-export async function startRealService(opts: { patients: number; redis?: boolean }): Promise<RealService> {
+export async function startRealService(opts: {
+  patients: number;
+  redis?: boolean;
+  /** Listen here (default: a free port): the stack's Prometheus and Alertmanager call aepred.port. */
+  port?: number;
+  /** The certificate's folder (default: a fresh self-signed one in a temp dir). */
+  tlsDir?: string;
+}): Promise<RealService> {
   const params = loadParams();
   const db = await freshDatabase();
   const ids = Array.from({ length: opts.patients }, (_, i) => `API-${String(i).padStart(4, '0')}`);
@@ -245,7 +252,7 @@ export async function startRealService(opts: { patients: number; redis?: boolean
     onBatch: (rows) => metrics.auditBatch.observe(rows),
   });
   const hub = new AlertHub({ capacity: params.api.sse_buffer, epoch: `t${Date.now().toString(36)}` });
-  const tls = loadOrCreateTls({ dir: mkdtempSync(join(tmpdir(), 'aepred-tls-')) });
+  const tls = loadOrCreateTls({ dir: opts.tlsDir ?? mkdtempSync(join(tmpdir(), 'aepred-tls-')) });
   const app = await buildApp(
     {
       backend,
@@ -266,7 +273,21 @@ export async function startRealService(opts: { patients: number; redis?: boolean
       probeTimeoutMs: 1000,
     },
   );
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    await app.listen({ host: '127.0.0.1', port: opts.port ?? 0 });
+  } catch (e) {
+    await app.close();
+    await audit.close();
+    unsubscribe();
+    await service.stop();
+    redis?.disconnect();
+    await db.drop();
+    if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      throw new Error(
+        `port ${opts.port} is taken (is \`aepred serve\` or the demo running?): ${(e as Error).message}`,
+      );
+    throw e;
+  }
   const port = (app.server.address() as AddressInfo).port;
   let offset = 0n;
   const hr = plan.vitalIndex('heart_rate');

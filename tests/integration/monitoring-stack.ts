@@ -63,9 +63,28 @@ export async function ensureAlertmanagerRoutes(config: StackConfig): Promise<voi
     'alertmanager',
     async () => {
       const body = (await (await fetch(`${base}/api/v2/status`)).json()) as { config: { original: string } };
-      return body.config.original.includes('ml-team-slack');
+      // Issue 9's routes, and issue 8's credentials and TLS for the service's webhook.
+      return (
+        body.config.original.includes('ml-team-slack') && body.config.original.includes('credentials_file')
+      );
     },
     alertmanager,
+    config,
+    `${base}/-/reload`,
+  );
+}
+
+/** Issue 8: the running Prometheus scrapes the service over HTTPS (its job has tls_config). */
+export async function ensurePrometheusServiceScrape(config: StackConfig): Promise<void> {
+  const base = prometheusUrl(config);
+  await ensure(
+    'prometheus',
+    async () => {
+      const body = (await (await fetch(`${base}/api/v1/status/config`)).json()) as { data: { yaml: string } };
+      const job = body.data.yaml.split('- job_name: ').find((j) => j.startsWith('aepred\n'));
+      return job?.includes('scheme: https') === true && job.includes('ca_file:');
+    },
+    prometheus,
     config,
     `${base}/-/reload`,
   );

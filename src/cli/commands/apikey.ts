@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openPool } from '../../db/pool.js';
 import { PgApiKeyStore } from '../../security/apikeys.js';
@@ -11,14 +13,27 @@ export function registerApiKey(program: Command): void {
     .description('create a key and print it once')
     .requiredOption('--name <name>', 'who or what holds it')
     .requiredOption('--role <role>', ROLES.join(' | '))
-    .action(async (o: { name: string; role: string }) => {
+    .option(
+      '--out <file>',
+      'write the key to this file (mode 0600) instead of printing it, e.g. the file Alertmanager reads (stack.yaml aepred.webhook_key_file)',
+    )
+    .action(async (o: { name: string; role: string; out?: string }) => {
       const pool = openPool();
       try {
         const { key, record } = await new PgApiKeyStore(pool).create(o.name, o.role);
-        process.stdout.write(`${key}\n`);
-        process.stderr.write(
-          `apikey: ${record.keyId} (${record.role}) created; the key is not stored and is shown only now\n`,
-        );
+        if (o.out === undefined) {
+          process.stdout.write(`${key}\n`);
+          process.stderr.write(
+            `apikey: ${record.keyId} (${record.role}) created; the key is not stored and is shown only now\n`,
+          );
+        } else {
+          const file = resolve(o.out);
+          mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+          writeFileSync(file, `${key}\n`, { mode: 0o600 });
+          process.stderr.write(
+            `apikey: ${record.keyId} (${record.role}) created; the key is in ${file} only\n`,
+          );
+        }
       } finally {
         await pool.end();
       }

@@ -4,14 +4,20 @@
  * Clustering is off: one local instance has no peers to gossip with, and a cluster listener would
  * only add a port and delay readiness while it waits for gossip to settle.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { AepredError } from '../../shared/errors.js';
 import { REPO_ROOT } from '../../shared/paths.js';
 import { ensureAptPackage, haveBinary } from '../apt.js';
 import { httpOk } from '../probes.js';
 import { runCommand } from '../process.js';
-import { renderTemplate, stackTemplateVars, testSlackPort } from '../template.js';
+import {
+  ensureServiceCa,
+  renderTemplate,
+  servicePaths,
+  stackTemplateVars,
+  testSlackPort,
+} from '../template.js';
 import type { LaunchSpec, ServiceContext, ServiceDef } from '../types.js';
 
 const TEMPLATE = join(REPO_ROOT, 'ops', 'local', 'alertmanager', 'alertmanager.yml');
@@ -52,6 +58,11 @@ export const alertmanager: ServiceDef = {
   },
 
   async prepare(ctx) {
+    // Issue 8: the service's webhook is HTTPS (its certificate must exist when the config loads) and
+    // needs an operator key, read from webhook_key_file at each notification: its folder is made
+    // here (0700), the key is written by `aepred apikey create --role operator --out FILE`.
+    ensureServiceCa(ctx.config);
+    mkdirSync(dirname(servicePaths(ctx.config).keyFile), { recursive: true, mode: 0o700 });
     const slackUrlFile = join(ctx.dataDir, 'slack_api_url');
     writeFileSync(slackUrlFile, slackWebhookUrl(ctx.config), { mode: 0o600 });
     writeFileSync(

@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../../shared/paths.js';
 import { ensureAptPackage } from '../apt.js';
 import { httpOk } from '../probes.js';
 import { runCommand } from '../process.js';
-import { renderTemplate, stackTemplateVars } from '../template.js';
+import { ensureServiceCa, renderTemplate, stackTemplateVars } from '../template.js';
 import type { LaunchSpec, ServiceContext, ServiceDef } from '../types.js';
 
 export const PROMETHEUS_OPS_DIR = join(REPO_ROOT, 'ops', 'local', 'prometheus');
@@ -37,6 +37,8 @@ export const prometheus: ServiceDef = {
   },
 
   async prepare(ctx) {
+    // The aepred job scrapes over HTTPS trusting the service's certificate (issue 8).
+    ensureServiceCa(ctx.config);
     const vars = stackTemplateVars(ctx.config, { rules_dir: join(PROMETHEUS_OPS_DIR, 'rules') });
     writeFileSync(configPath(ctx), renderTemplate(readFileSync(TEMPLATE, 'utf8'), vars, TEMPLATE));
     const check = await runCommand('promtool', ['check', 'config', configPath(ctx)]);
