@@ -9,7 +9,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines.kubeflow.schedule import EXPERIMENT, PIPELINE_YAML, REASONS, recurring_run_spec, run_arguments
+from pipelines.kubeflow.schedule import (
+    EXPERIMENT,
+    PIPELINE_YAML,
+    REASONS,
+    create_weekly,
+    run_arguments,
+    schedule_definition,
+)
 
 
 def compile_pipeline(out: Path = PIPELINE_YAML) -> Path:
@@ -66,16 +73,25 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"compiled": str(compile_pipeline(args.out))}))
         return 0
     if args.cmd == "schedule":
-        spec = recurring_run_spec(cfg.schedule_cron, source=args.source, service_url=args.service_url)
         if args.dry_run:
-            print(json.dumps(spec, indent=1))
+            print(
+                json.dumps(
+                    schedule_definition(cfg, source=args.source, service_url=args.service_url), indent=1
+                )
+            )
             return 0
         import kfp
 
-        client = kfp.Client(host=args.host)
-        exp = client.create_experiment(EXPERIMENT)
-        job = client.create_recurring_run(experiment_id=exp.experiment_id, **spec)
-        print(json.dumps({"recurring_run_id": job.recurring_run_id, "cron": cfg.schedule_cron}))
+        job = create_weekly(kfp.Client(host=args.host), cfg, source=args.source, service_url=args.service_url)
+        print(
+            json.dumps(
+                {
+                    "recurring_run_id": job.recurring_run_id,
+                    "cron": cfg.schedule_cron,
+                    "controller_timezone": cfg.schedule_timezone,
+                }
+            )
+        )
         return 0
     if args.start_date and args.end_date:
         name = f"{args.reason}-{args.start_date}-{args.end_date}"

@@ -1,5 +1,6 @@
 """The Kubeflow pipeline (issue 10): the committed pipeline.yaml is what the code compiles to; the
-components, GPU request, parameters, outputs and the schedules are the ones docs/pipelines.md names."""
+components, GPU request, parameters, outputs and the run windows are the ones docs/pipelines.md names;
+the weekly recurring run is tested in test_kfp_schedule.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import yaml
 from ml.params import load_params
 from pipelines.kubeflow import steps
 from pipelines.kubeflow.__main__ import compile_pipeline
-from pipelines.kubeflow.schedule import PIPELINE_YAML, recurring_run_spec, run_arguments
+from pipelines.kubeflow.schedule import PIPELINE_YAML, run_arguments
 
 
 @pytest.fixture(scope="module")
@@ -62,19 +63,6 @@ def test_training_asks_for_a_gpu(compiled: str) -> None:
     assert int(accel["resourceCount"]) == 1
     for name, ex in spec["deploymentSpec"]["executors"].items():
         assert ex["container"]["image"] == "aepred-training:0.1.0", name
-
-
-def test_weekly_schedule_is_monday_0200_utc() -> None:
-    cron = load_params().pipeline.schedule_cron
-    spec = recurring_run_spec(cron, source="s3a://aepred-lake/")
-    sec, minute, hour, dom, month, dow = spec["cron_expression"].split()
-    assert (sec, minute, hour, dom, month, dow) == ("0", "0", "2", "*", "*", "1")
-    assert spec["params"]["start_date"] == ""
-    assert spec["params"]["end_date"].startswith("[[ScheduledTime")
-    assert Path(spec["pipeline_package_path"]).is_file()
-    assert spec["max_concurrency"] == 1
-    with pytest.raises(ValueError, match="six fields"):
-        recurring_run_spec("0 2 * * 1", source="x")
 
 
 def test_scheduled_and_triggered_windows() -> None:
