@@ -35,6 +35,8 @@ export interface ServeConfig {
   registryModel?: string;
   /** Consume the four topics into the actors (the actors' own consumer group); false: embedded. */
   feed: boolean;
+  /** The actors' consumer group (default aepred-actors): a second service on one broker needs its own. */
+  group?: string;
   /** Where /retrain and the Alertmanager webhook go (issue 9's TrainingSupervisor), if wired. */
   retrain?: RetrainHandler;
   lake: LakeStorage;
@@ -109,7 +111,15 @@ export async function startService(c: ServeConfig): Promise<Running> {
             },
           }),
     },
-    ...(c.feed ? { kafka: { brokers, partitions: c.stack.kafka.default_partitions } } : {}),
+    ...(c.feed
+      ? {
+          kafka: {
+            brokers,
+            partitions: c.stack.kafka.default_partitions,
+            ...(c.group === undefined ? {} : { groupId: c.group }),
+          },
+        }
+      : {}),
   });
   const backend = new ActorsBackend({
     patients: service.patients,

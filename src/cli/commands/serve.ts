@@ -14,6 +14,7 @@ interface ServeOptions {
   staging?: string;
   registryModel?: string;
   feed: boolean;
+  group?: string;
   lake: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug';
 }
@@ -32,6 +33,7 @@ export function registerServe(program: Command): void {
     .option('--staging <file>', 'ONNX model to load as staging (canary)')
     .option('--registry-model <name>', "load this registered model's production/staging aliases from MLflow")
     .option('--no-feed', 'do not consume Kafka into the actors (embedded: actors start from Redis snapshots)')
+    .option('--group <id>', "the actors' Kafka consumer group (default aepred-actors)")
     .option(
       '--lake <uri>',
       'where audit digests go: a path or s3://bucket[/prefix]',
@@ -52,6 +54,7 @@ export function registerServe(program: Command): void {
         stagingFile: o.staging,
         registryModel: o.registryModel,
         feed: o.feed,
+        ...(o.group === undefined ? {} : { group: o.group }),
         lake: openLake(o.lake),
         logLevel: o.logLevel,
         stack,
