@@ -40,34 +40,91 @@ class LineageError(LookupError):
 BRONZE_FILE = re.compile(r"part-p(?P<partition>\d+)-o(?P<first>\d+)-(?P<last>\d+)\.parquet")
 
 
-def bronze_files(lake: Path, topic: str, partition: int, offset: int) -> list[Path]:
+Lake = Path | str
+"""A local lake root, or an `s3://bucket[/prefix]` (`s3a://` too) URI on the stack's object store."""
+
+
+def is_s3(lake: Lake) -> bool:
+    return isinstance(lake, str) and lake.startswith(("s3://", "s3a://"))
+
+
+def as_lake(text: str) -> Lake:
+    """`--lake`: an s3:// or s3a:// URI stays a URI, anything else is a local path."""
+    return text if is_s3(text) else Path(text)
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    rest = uri.split("://", 1)[1].strip("/")
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise LineageError(f"lake {uri!r}: no bucket (expected s3://bucket[/prefix])")
+    return bucket, prefix.strip("/")
+
+
+def stack_s3_client() -> Any:
+    """An S3 client for the stack's object store with the settings the ingester's lake uses
+    (src/stack/s3-buckets.ts stackS3Client): endpoint, region and credentials from
+    ops/local/stack.yaml (AEPRED_STACK_CONFIG), path-style addressing."""
+    import boto3
+    from botocore.config import Config
+
+    path = Path(os.environ.get("AEPRED_STACK_CONFIG", REPO_ROOT / "ops" / "local" / "stack.yaml"))
+    stack = yaml.safe_load(path.read_text())
+    minio = stack["services"]["minio"]
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://{stack['host']}:{minio['port']}",
+        region_name=minio["region"],
+        aws_access_key_id=minio["access_key"],
+        aws_secret_access_key=minio["secret_key"],
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+def _s3_day_files(uri: str, topic: str, client: Any) -> list[tuple[str, str, str]]:
+    """(date folder, file name, s3:// URI) of every object under <prefix>/bronze/<topic>/date=*/."""
+    bucket, prefix = _split_s3(uri)
+    base = f"{prefix}/bronze/{topic}/" if prefix else f"bronze/{topic}/"
+    out: list[tuple[str, str, str]] = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
+        for obj in page.get("Contents", []):
+            day, _, name = obj["Key"][len(base) :].partition("/")
+            if day.startswith("date=") and name and "/" not in name:
+                out.append((day, name, f"s3://{bucket}/{obj['Key']}"))
+    return out
+
+
+def bronze_files(lake: Lake, topic: str, partition: int, offset: int, s3: Any = None) -> list[Path | str]:
     """The bronze files of topic/partition whose [first, last] offset range holds offset, by name only.
 
     One micro-batch spanning two event dates is two files of the same name (one per `date=` folder),
     so this may return several; none when that offset is not in the lake (yet). Names starting with
-    `.` or `_` (in-flight temporaries) are ignored, as every bronze reader does."""
-    found: list[Path] = []
-    for day in sorted((lake / "bronze" / topic).glob("date=*")):
-        if not day.is_dir():
-            continue
-        for f in sorted(day.iterdir()):
-            m = BRONZE_FILE.fullmatch(f.name)
-            if (
-                m is not None
-                and int(m["partition"]) == partition
-                and int(m["first"]) <= offset <= int(m["last"])
-            ):
-                found.append(f)
+    `.` or `_` (in-flight temporaries) are ignored, as every bronze reader does. On an s3:// lake the
+    objects are listed (client `s3`, default the stack's) and named by their s3:// URI."""
+    entries: list[tuple[str, str, Path | str]] = []
+    if is_s3(lake):
+        entries = list(_s3_day_files(str(lake), topic, s3 if s3 is not None else stack_s3_client()))
+    else:
+        for day in (Path(lake) / "bronze" / topic).glob("date=*"):
+            if day.is_dir():
+                entries += [(day.name, f.name, f) for f in day.iterdir()]
+    found: list[Path | str] = []
+    for _day, name, ref in sorted(entries, key=lambda e: (e[0], e[1])):
+        m = BRONZE_FILE.fullmatch(name)
+        if m is not None and int(m["partition"]) == partition and int(m["first"]) <= offset <= int(m["last"]):
+            found.append(ref)
     return found
 
 
-def prediction_sources(lake: Path, offsets: dict[str, Any]) -> list[dict[str, Any]]:
+def prediction_sources(lake: Lake, offsets: dict[str, Any], s3: Any = None) -> list[dict[str, Any]]:
     """Each "topic:partition" -> highest applied offset of the audit row, with its bronze file(s)."""
     out: list[dict[str, Any]] = []
+    if is_s3(lake) and s3 is None:
+        s3 = stack_s3_client()
     for key in sorted(offsets):
         topic, _, partition = key.rpartition(":")
         offset = int(offsets[key])
-        files = bronze_files(lake, topic, int(partition), offset)
+        files = bronze_files(lake, topic, int(partition), offset, s3)
         out.append(
             {
                 "topic": topic,
@@ -165,7 +222,7 @@ def trace(
     client: Any,
     registered_model: str,
     repo: Path = REPO_ROOT,
-    lake: Path = LOCAL_DIR / "lake",
+    lake: Lake = LOCAL_DIR / "lake",
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"prediction": prediction}
     out |= model_and_run(client, registered_model, str(prediction["model_version"]))
@@ -207,9 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repo", type=Path, default=REPO_ROOT, help="the git + DVC repository of the pipeline")
     p.add_argument(
         "--lake",
-        type=Path,
+        type=as_lake,
         default=LOCAL_DIR / "lake",
-        help="the local lake whose bronze files the prediction's source offsets resolve to",
+        help="the lake whose bronze files the prediction's source offsets resolve to: a local path, or"
+        " s3://bucket[/prefix] on the stack's object store (ops/local/stack.yaml, as the ingester)",
     )
     args = p.parse_args(argv)
     from mlflow.tracking import MlflowClient

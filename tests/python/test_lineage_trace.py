@@ -172,6 +172,38 @@ def test_lineage_from_a_prediction_to_kafka_offsets(tmp_path: Path) -> None:
     ]
     assert not any("kafka offsets of the events behind this prediction" in m for m in out["missing"])
 
+    # The same prediction against a lake on the stack's MinIO (issue 8: --lake s3://bucket/prefix).
+    from pipelines.lineage import stack_s3_client
+
+    s3 = stack_s3_client()
+    prefix = f"test-lineage-{seq}-{os.getpid()}"
+    keys = [
+        f"{prefix}/bronze/patient-vitals/date=2024-06-01/part-p000-o{a:020d}-{b:020d}.parquet"
+        for a, b in ((0, 99), (100, 199))
+    ]
+    for k in keys:
+        s3.put_object(Bucket="lake", Key=k, Body=b"")
+    try:
+        on_s3 = json.loads(
+            _sh(
+                ROOT,
+                env,
+                "node",
+                "bin/aepred.js",
+                "lineage",
+                str(seq),
+                "--repo",
+                str(repo),
+                "--lake",
+                f"s3://lake/{prefix}",
+            )
+        )
+    finally:
+        s3.delete_objects(Bucket="lake", Delete={"Objects": [{"Key": k} for k in keys]})
+    assert on_s3["sources"] == [
+        {"topic": "patient-vitals", "partition": 0, "offset": "150", "files": [f"s3://lake/{keys[1]}"]}
+    ]
+
     # Unknown ids are a clean error, not a trace.
     r = subprocess.run(
         ["node", "bin/aepred.js", "lineage", str(10**12)], cwd=ROOT, env=env, capture_output=True, text=True

@@ -22,8 +22,8 @@ export function registerLineage(program: Command): void {
     )
     .option('--repo <path>', 'the git + DVC repository the model was trained from (default: this one)')
     .option(
-      '--lake <path>',
-      "local lake whose bronze files the prediction's Kafka offsets resolve to (default: .local/lake)",
+      '--lake <uri>',
+      "lake whose bronze files the prediction's Kafka offsets resolve to: a path, or s3://bucket[/prefix] on the stack's object store (default: .local/lake)",
     )
     .action(async (id: string, opts: { databaseUrl?: string; repo?: string; lake?: string }) => {
       if (!/^[1-9][0-9]*$/.test(id)) {
@@ -36,7 +36,8 @@ export function registerLineage(program: Command): void {
       const args = ['-m', 'pipelines.lineage', id];
       if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
       if (opts.repo) args.push('--repo', resolve(opts.repo));
-      if (opts.lake) args.push('--lake', resolve(opts.lake));
+      // An s3:// (or s3a://) lake is listed on the stack's object store with the ingester's settings.
+      if (opts.lake) args.push('--lake', /^s3a?:\/\//.test(opts.lake) ? opts.lake : resolve(opts.lake));
       const code = await new Promise<number>((done, fail) => {
         const child = spawn(python, args, { cwd: REPO_ROOT, stdio: 'inherit' });
         child.on('error', fail);
