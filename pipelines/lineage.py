@@ -1,7 +1,8 @@
 """Lineage of one prediction (issue 10, `aepred lineage <prediction-id>`, docs/pipelines.md):
 
     prediction id (audit_log.seq, action prediction.served; issue 8's hash-chained audit trail)
-      -> model version (the row's model_version)  -> MLflow registry version -> MLflow run
+      -> model version (the row's model_version: a registry version, or the ONNX metadata's
+         "<registered model>@<commit12>" that `ml train` writes) -> MLflow registry version -> run
       -> the run's data_version tag (DVC's md5 of the training features) and git_commit tag
       -> the git commit whose dvc.lock records that md5 (the DVC data version), its stage and path
       -> that commit's raw snapshot (data/lake/bronze) and its manifest: the source Kafka offsets
@@ -21,6 +22,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -158,16 +160,61 @@ def audit_row(dsn: str, prediction_id: int) -> dict[str, Any]:
     return out
 
 
-def model_and_run(client: Any, registered_model: str, model_version: str) -> dict[str, Any]:
+def _registry_version(
+    client: Any, registered_model: str, model_version: str, before_ms: int | None
+) -> tuple[Any, list[str]]:
+    """The registry version an audit row's model_version names, and what was ambiguous about it.
+
+    Three forms reach the audit trail: a registry version ("3"), a model URI ("models:/name/3"),
+    and the ONNX metadata model_version that `ml train` writes, "<registered model>@<first 12 hex of
+    the git commit>" (the service audits the ONNX metadata's version). The last names a commit, not
+    a version: it resolves to the versions whose run's git_commit tag starts with it; when several
+    (retrained from one commit) match, the newest registered before the prediction is chosen and
+    the others are reported."""
     ref = model_version.removeprefix("models:/")
-    name, _, version = ref.rpartition("/")
-    mv = client.get_model_version(name or registered_model, version)
+    if "@" not in ref:
+        name, _, version = ref.rpartition("/")
+        return client.get_model_version(name or registered_model, version), []
+    name, _, commit = ref.partition("@")
+    name = name or registered_model
+    if not re.fullmatch(r"[0-9a-f]{7,40}", commit):
+        raise LineageError(f"model_version {model_version!r}: {commit!r} is not a git commit")
+    matched = [
+        mv
+        for mv in client.search_model_versions(f"name = '{name}'")
+        if str(client.get_run(mv.run_id).data.tags.get("git_commit", "")).startswith(commit)
+    ]
+    if before_ms is not None:
+        matched = [mv for mv in matched if int(mv.creation_timestamp) <= before_ms]
+    if not matched:
+        raise LineageError(
+            f"model_version {model_version!r}: no version of registered model {name!r} has a run"
+            f" with git_commit {commit}... registered before the prediction"
+        )
+    matched.sort(key=lambda mv: int(mv.version))
+    chosen = matched[-1]
+    notes = (
+        [
+            f"model_version {model_version!r} matches versions {[str(m.version) for m in matched]} of"
+            f" {name} (one commit); chose {chosen.version}, the newest registered before the prediction"
+        ]
+        if len(matched) > 1
+        else []
+    )
+    return chosen, notes
+
+
+def model_and_run(
+    client: Any, registered_model: str, model_version: str, before_ms: int | None = None
+) -> dict[str, Any]:
+    mv, notes = _registry_version(client, registered_model, model_version, before_ms)
     run = client.get_run(mv.run_id)
     tags = dict(run.data.tags)
     return {
         "model": {
             "name": mv.name,
             "version": str(mv.version),
+            "audited_as": model_version,
             "aliases": list(getattr(mv, "aliases", []) or []),
             "source": mv.source,
             "feature_set_hash": (mv.tags or {}).get("feature_set_hash"),
@@ -179,6 +226,7 @@ def model_and_run(client: Any, registered_model: str, model_version: str) -> dic
             "data_version": tags.get("data_version"),
             "git_commit": tags.get("git_commit"),
         },
+        "ambiguous": notes,
     }
 
 
@@ -225,8 +273,10 @@ def trace(
     lake: Lake = LOCAL_DIR / "lake",
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"prediction": prediction}
-    out |= model_and_run(client, registered_model, str(prediction["model_version"]))
-    missing: list[str] = []
+    at = prediction.get("at")
+    before_ms = int(datetime.fromisoformat(at).timestamp() * 1000) if isinstance(at, str) else None
+    out |= model_and_run(client, registered_model, str(prediction["model_version"]), before_ms)
+    missing: list[str] = out.pop("ambiguous")
     offsets = (prediction.get("payload") or {}).get("source_offsets")
     if offsets:
         out["sources"] = prediction_sources(lake, offsets)

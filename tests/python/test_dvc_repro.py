@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = ROOT / ".venv" / "bin"
+from conftest import ROOT, clean_clone, commit, sh, tool_env
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or not (ROOT / "dist" / "cli" / "main.js").exists(),
@@ -30,38 +26,18 @@ pytestmark = pytest.mark.skipif(
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"MLFLOW_TRACKING_URI", "AEPRED_ROOT"}}
-    env["PATH"] = f"{VENV_BIN}:{env['PATH']}"
+    env = tool_env()
     env.setdefault("AEPRED_SPARK_MASTER", "local[2]")
     return env
 
 
 def _sh(cwd: Path, *cmd: str) -> str:
-    r = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=1800, check=False)
-    assert r.returncode == 0, f"{' '.join(cmd)} failed in {cwd}:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
-    return r.stdout
+    return sh(cwd, _env(), *cmd)
 
 
 def _clone(dst: Path, remote: Path) -> Path:
-    """A clean clone of the working tree (tracked + untracked, not ignored), with its own git history
-    and DVC cache; dist/ and node_modules/ (build outputs) are linked."""
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for f in filter(None, files):
-        src = ROOT / f.decode()
-        if src.is_file():
-            (dst / f.decode()).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst / f.decode())
-    for link in ("dist", "node_modules"):
-        (dst / link).symlink_to(ROOT / link)
-    params = yaml.safe_load((dst / "params.yaml").read_text())
-    params["training"]["max_epochs"] = 5
-    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    shutil.rmtree(dst / ".dvc" / "cache", ignore_errors=True)
-    _sh(dst, "git", "init", "-q")
-    _sh(dst, "git", "add", "-A")
-    _sh(dst, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "clone")
+    """A clean clone (conftest.clean_clone) with training capped at 5 epochs and the test's remote."""
+    clean_clone(dst, _env(), {"training": {"max_epochs": 5}})
     _sh(dst, "dvc", "remote", "add", "--local", "-f", "-d", "test", str(remote))
     return dst
 
@@ -126,8 +102,7 @@ def test_dvc_repro_twice_from_clean_clones_is_identical(tmp_path: Path) -> None:
     assert manifest["kafka_offsets"]["patient-vitals"]["0"]["first"] == 0
 
     # Push from one clone, pull into a third: every output comes back and nothing needs rerunning.
-    _sh(a, "git", "add", "dvc.lock", "metrics/evaluation.json")
-    _sh(a, "git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "repro")
+    commit(a, _env(), "repro", "dvc.lock", "metrics/evaluation.json")
     _sh(a, "dvc", "push")
     c = tmp_path / "c"
     _sh(tmp_path, "git", "clone", "-q", str(a), str(c))
