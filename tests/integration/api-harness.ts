@@ -65,6 +65,10 @@ export interface RealService {
   patients: PatientSupervisor;
   models: ModelSupervisor;
   hub: AlertHub;
+  /** The fastify app (benchmarks time `inject`: the HTTP layer without socket and TLS). */
+  app: Awaited<ReturnType<typeof buildApp>>;
+  /** The key check the auth hook runs (benchmarks time it alone). */
+  auth: Authenticator;
   /** Feeds vitals to a patient's actor as the ingester would. */
   feed(id: string, heartRates: number[], endMs: number): Promise<void>;
   close(): Promise<void>;
@@ -252,13 +256,14 @@ export async function startRealService(opts: {
     onBatch: (rows) => metrics.auditBatch.observe(rows),
   });
   const hub = new AlertHub({ capacity: params.api.sse_buffer, epoch: `t${Date.now().toString(36)}` });
+  const auth = new Authenticator(store, { cacheMs: params.api.api_key_cache_seconds * 1000 });
   const tls = loadOrCreateTls({ dir: opts.tlsDir ?? mkdtempSync(join(tmpdir(), 'aepred-tls-')) });
   const app = await buildApp(
     {
       backend,
       enrollment: new PgEnrollmentLookup(db.pool),
       audit,
-      auth: new Authenticator(store, { cacheMs: params.api.api_key_cache_seconds * 1000 }),
+      auth,
       probes,
       readinessProbes: ['postgres'],
       metrics,
@@ -300,6 +305,8 @@ export async function startRealService(opts: {
     patients,
     models,
     hub,
+    app,
+    auth,
     async feed(id, heartRates, endMs) {
       for (let i = 0; i < heartRates.length; i++) {
         const values = new Float64Array(plan.vitalSignals.length).fill(Number.NaN);
