@@ -1,5 +1,5 @@
 import { durationMs, type Feature, type FeatureSet, windowMs } from './definition.js';
-import { LabSeries, type LabState } from './labs.js';
+import { type LabState, LabTable } from './labs.js';
 import { DAY_MS, HOUR_MS, max, mean, min, slope, std, upperBound, variance } from './ops.js';
 import { type RingState, VitalsRing } from './ring.js';
 
@@ -187,7 +187,7 @@ export class PatientFeatures {
   #first: Float64Array;
   /** Baseline statistics, fixed once rows of the baseline window leave the ring. */
   #frozen: Array<Baseline | null>;
-  #labs: LabSeries[];
+  #labs: LabTable;
   #meds: MedEvent[] = [];
   #ae: Array<[number, number, number, string]> = [];
   #latest = Number.NaN;
@@ -205,7 +205,7 @@ export class PatientFeatures {
     this.#vitals = new VitalsRing(plan.vitalSignals.length);
     this.#first = new Float64Array(plan.vitalSignals.length).fill(Number.NaN);
     this.#frozen = plan.vitalSignals.map(() => null);
-    this.#labs = plan.labCodes.map(() => new LabSeries());
+    this.#labs = new LabTable(plan.labCodes.length);
   }
 
   /** Latest event time applied (vitals, labs, medications); NaN before the first. */
@@ -215,7 +215,7 @@ export class PatientFeatures {
 
   get bytes(): number {
     let b = this.#vitals.bytes + this.#first.byteLength;
-    for (const l of this.#labs) b += l.bytes;
+    b += this.#labs.bytes;
     return b + this.#meds.length * 64 + this.#ae.length * 48;
   }
 
@@ -255,11 +255,11 @@ export class PatientFeatures {
   addLab(code: string, ev: number, arrival: number, value: number, source: string): boolean {
     const i = this.plan.labIndex(code);
     if (i < 0) return false;
-    const series = this.#labs[i]!;
-    if (!series.insert(ev, arrival, value, this.#source(source))) return false;
+    const labs = this.#labs;
+    if (!labs.insert(i, ev, arrival, value, this.#source(source))) return false;
     this.#touch(ev);
     if (!(this.#latestLab >= ev)) this.#latestLab = ev;
-    series.evict(this.#latestLab - this.plan.labRetentionMs, 4);
+    labs.evict(i, this.#latestLab - this.plan.labRetentionMs, 4);
     return true;
   }
 
@@ -376,7 +376,7 @@ export class PatientFeatures {
         case K.LabDelta:
         case K.LabRate:
         case K.LabMissing:
-          out[k] = labFeature(x, this.#labs[x.index]!, t);
+          out[k] = labFeature(x, this.#labs, t);
           break;
         case K.Instability:
           out[k] = this.#instability(t, hourMean);
@@ -444,7 +444,7 @@ export class PatientFeatures {
       vitals: this.#vitals.toState(),
       first: this.#first.slice(),
       frozen: this.#frozen.map((b) => (b ? { ...b } : null)),
-      labs: this.#labs.map((l) => l.toState()),
+      labs: this.#labs.toState(),
       meds: this.#meds.map((m) => ({ ...m })),
       ae: this.#ae.map((a) => [...a]),
       latest: this.#latest,
@@ -459,7 +459,7 @@ export class PatientFeatures {
     p.#vitals = VitalsRing.fromState(s.vitals, plan.vitalSignals.length);
     p.#first = s.first.slice();
     p.#frozen = s.frozen.map((b) => (b ? { ...b } : null));
-    p.#labs = s.labs.map((l) => LabSeries.fromState(l));
+    p.#labs = LabTable.fromState(plan.labCodes.length, s.labs);
     p.#meds = s.meds.map((m) => ({ ...m }));
     p.#ae = s.ae.map((a) => [...a]);
     p.#latest = s.latest;
@@ -494,17 +494,18 @@ function vitalStat(op: Feature['op'], lo: number, n: number, t: number): number 
   }
 }
 
-function labFeature(x: Instr, s: LabSeries, t: number): number {
+function labFeature(x: Instr, s: LabTable, t: number): number {
   // Visible at t: event time <= t and arrived by t. The series is short (daily results).
-  const hi = upperBoundBy(s, t);
+  const c = x.index;
+  const hi = upperBoundBy(s, c, t);
   if (x.kind === K.LabMissing) {
-    for (let i = hi - 1; i >= 0 && s.ev(i) > t - x.windowMs; i--) if (s.arr(i) <= t) return 0;
+    for (let i = hi - 1; i >= 0 && s.ev(c, i) > t - x.windowMs; i--) if (s.arr(c, i) <= t) return 0;
     return 1;
   }
   let last = -1;
   let prev = -1;
   for (let i = hi - 1; i >= 0; i--) {
-    if (s.arr(i) > t) continue;
+    if (s.arr(c, i) > t) continue;
     if (last < 0) last = i;
     else {
       prev = i;
@@ -512,23 +513,23 @@ function labFeature(x: Instr, s: LabSeries, t: number): number {
     }
   }
   if (last < 0) return Number.NaN;
-  if (x.kind === K.LabLast) return s.val(last);
+  if (x.kind === K.LabLast) return s.val(c, last);
   if (x.kind === K.LabDelta) {
     let first = 0;
-    while (s.arr(first) > t) first++;
-    return s.val(last) - s.val(first);
+    while (s.arr(c, first) > t) first++;
+    return s.val(c, last) - s.val(c, first);
   }
   if (prev < 0) return Number.NaN;
-  const dt = (s.ev(last) - s.ev(prev)) / HOUR_MS;
-  return dt === 0 ? Number.NaN : (s.val(last) - s.val(prev)) / dt;
+  const dt = (s.ev(c, last) - s.ev(c, prev)) / HOUR_MS;
+  return dt === 0 ? Number.NaN : (s.val(c, last) - s.val(c, prev)) / dt;
 }
 
-function upperBoundBy(s: LabSeries, t: number): number {
+function upperBoundBy(s: LabTable, c: number, t: number): number {
   let a = 0;
-  let b = s.length;
+  let b = s.length(c);
   while (a < b) {
     const m = (a + b) >>> 1;
-    if (s.ev(m) <= t) a = m + 1;
+    if (s.ev(c, m) <= t) a = m + 1;
     else b = m;
   }
   return a;

@@ -1,7 +1,12 @@
 /**
- * One lab test's results, ordered by (event time, arrival time, value) like pipelines/ops.Series.
- * Labs arrive daily and late (report time), so the point-in-time filter needs the arrival column; the
- * series is small and kept in growable typed arrays.
+ * A patient's lab results, every test in one table: per test, results ordered by (event time,
+ * arrival time, value) like pipelines/ops.Series. Labs arrive daily and late (report time), so the
+ * point-in-time filter needs the arrival column.
+ *
+ * One Float64Array for all tests, not one per test: each typed array costs ~200 bytes of heap besides
+ * its data (object, buffer, backing store), which for a patient's 9 tests was 2.4 KB, more than the
+ * results themselves. Layout: a header of `codes + 1` row indices (test c's rows are
+ * [start[c], start[c + 1])), then the rows, four doubles each (event, arrival, value, source).
  */
 export interface LabState {
   n: number;
@@ -10,57 +15,74 @@ export interface LabState {
 }
 
 const W = 4;
+/** Spare rows added when the table is full (results are few: daily, kept for the lab window). */
+const GROW = 4;
 
-export class LabSeries {
-  /** One typed array per series (not four): each typed array costs ~100 bytes of heap besides its data. */
-  #d = new Float64Array(2 * W);
-  #len = 0;
+export class LabTable {
+  readonly codes: number;
+  #d: Float64Array;
 
-  get length(): number {
-    return this.#len;
+  constructor(codes: number, rows = 0) {
+    this.codes = codes;
+    this.#d = new Float64Array(codes + 1 + rows * W);
   }
 
   get bytes(): number {
     return this.#d.byteLength;
   }
 
-  ev(i: number): number {
-    return this.#d[i * W]!;
+  /** Results held for test `c`. */
+  length(c: number): number {
+    return this.#d[c + 1]! - this.#d[c]!;
   }
-  arr(i: number): number {
-    return this.#d[i * W + 1]!;
+
+  #at(c: number, i: number): number {
+    return this.codes + 1 + (this.#d[c]! + i) * W;
   }
-  val(i: number): number {
-    return this.#d[i * W + 2]!;
+
+  ev(c: number, i: number): number {
+    return this.#d[this.#at(c, i)]!;
   }
-  #src(i: number): number {
-    return this.#d[i * W + 3]!;
+  arr(c: number, i: number): number {
+    return this.#d[this.#at(c, i) + 1]!;
+  }
+  val(c: number, i: number): number {
+    return this.#d[this.#at(c, i) + 2]!;
+  }
+  #src(c: number, i: number): number {
+    return this.#d[this.#at(c, i) + 3]!;
   }
 
   /** Silver keeps the first-arrived copy of (event time, source, test); returns false for a duplicate. */
-  insert(ev: number, arr: number, val: number, src: number): boolean {
-    for (let i = this.#len - 1; i >= 0; i--) {
-      if (this.ev(i) < ev) break;
-      if (this.ev(i) === ev && this.#src(i) === src) {
-        if (this.arr(i) <= arr) return false;
-        this.#remove(i);
+  insert(c: number, ev: number, arr: number, val: number, src: number): boolean {
+    for (let i = this.length(c) - 1; i >= 0; i--) {
+      if (this.ev(c, i) < ev) break;
+      if (this.ev(c, i) === ev && this.#src(c, i) === src) {
+        if (this.arr(c, i) <= arr) return false;
+        this.#remove(c, i, 1);
         break;
       }
     }
-    if ((this.#len + 1) * W > this.#d.length) {
-      const b = new Float64Array(this.#d.length * 2);
-      b.set(this.#d);
+    const h = this.codes + 1;
+    const total = this.#d[this.codes]!;
+    if (h + (total + 1) * W > this.#d.length) {
+      const b = new Float64Array(h + (total + Math.max(GROW, total >> 2)) * W);
+      b.set(this.#d.subarray(0, h + total * W));
       this.#d = b;
     }
-    let at = this.#len;
-    while (at > 0 && LabSeries.#after(this.ev(at - 1), this.arr(at - 1), this.val(at - 1), ev, arr, val))
+    let at = this.length(c);
+    while (
+      at > 0 &&
+      LabTable.#after(this.ev(c, at - 1), this.arr(c, at - 1), this.val(c, at - 1), ev, arr, val)
+    )
       at--;
-    this.#d.copyWithin((at + 1) * W, at * W, this.#len * W);
-    this.#d[at * W] = ev;
-    this.#d[at * W + 1] = arr;
-    this.#d[at * W + 2] = val;
-    this.#d[at * W + 3] = src;
-    this.#len++;
+    const p = this.#at(c, at);
+    this.#d.copyWithin(p + W, p, h + total * W);
+    this.#d[p] = ev;
+    this.#d[p + 1] = arr;
+    this.#d[p + 2] = val;
+    this.#d[p + 3] = src;
+    for (let k = c + 1; k <= this.codes; k++) this.#d[k] = this.#d[k]! + 1;
     return true;
   }
 
@@ -68,35 +90,49 @@ export class LabSeries {
     return e1 > e2 || (e1 === e2 && (a1 > a2 || (a1 === a2 && v1 > v2)));
   }
 
-  #remove(i: number): void {
-    this.#d.copyWithin(i * W, (i + 1) * W, this.#len * W);
-    this.#len--;
+  /** Removes k results of test c from index i. */
+  #remove(c: number, i: number, k: number): void {
+    const total = this.#d[this.codes]!;
+    const p = this.#at(c, i);
+    this.#d.copyWithin(p, p + k * W, this.codes + 1 + total * W);
+    for (let j = c + 1; j <= this.codes; j++) this.#d[j] = this.#d[j]! - k;
   }
 
   /**
-   * Forgets results older than `before` except the first two (the baseline of delta_from_baseline)
-   * and the last `keepLast` (last and rate_of_change look back two visible results).
+   * Forgets results of test c older than `before` except the first two (the baseline of
+   * delta_from_baseline) and the last `keepLast` (last and rate_of_change look back two visible results).
    */
-  evict(before: number, keepLast: number): void {
-    const end = this.#len - keepLast;
+  evict(c: number, before: number, keepLast: number): void {
+    const end = this.length(c) - keepLast;
     let r = 2;
     for (; r < end; r++) {
-      if (this.ev(r) >= before) break;
+      if (this.ev(c, r) >= before) break;
     }
     if (r <= 2) return;
-    this.#d.copyWithin(2 * W, r * W, this.#len * W);
-    this.#len -= r - 2;
+    this.#remove(c, 2, r - 2);
   }
 
-  toState(): LabState {
-    return { n: this.#len, data: this.#d.slice(0, this.#len * W) };
+  /** Per test, as the snapshot stores it (the format of the one-array-per-test layout before). */
+  toState(): LabState[] {
+    return Array.from({ length: this.codes }, (_, c) => {
+      const p = this.#at(c, 0);
+      return { n: this.length(c), data: this.#d.slice(p, p + this.length(c) * W) };
+    });
   }
 
-  static fromState(s: LabState): LabSeries {
-    const l = new LabSeries();
-    l.#d = new Float64Array(Math.max(2, s.n) * W);
-    l.#d.set(s.data.subarray(0, s.n * W));
-    l.#len = s.n;
-    return l;
+  static fromState(codes: number, states: readonly LabState[]): LabTable {
+    const total = states.reduce((a, s) => a + s.n, 0);
+    const t = new LabTable(codes, total);
+    let row = 0;
+    for (let c = 0; c < codes; c++) {
+      t.#d[c] = row;
+      const s = states[c];
+      if (s && s.n > 0) {
+        t.#d.set(s.data.subarray(0, s.n * W), codes + 1 + row * W);
+        row += s.n;
+      }
+    }
+    t.#d[codes] = row;
+    return t;
   }
 }

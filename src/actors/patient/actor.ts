@@ -37,6 +37,8 @@ export interface PatientOutputs {
   failed(patient: PatientId, command: PatientCommand, error: unknown): void;
 }
 
+const SETTLED: Promise<void> = Promise.resolve();
+
 /**
  * The patient actor: one mailbox, commands handled strictly one after another (scoring is async, so
  * the mailbox is a promise chain), state changed only through behavior.ts.
@@ -48,7 +50,7 @@ export class PatientActor {
   readonly #out: PatientOutputs;
   readonly #log: Logger;
   #state: PatientState;
-  #tail: Promise<void> = Promise.resolve();
+  #tail: Promise<void> = SETTLED;
   #pending = 0;
   #stopped = false;
   /** Changed since the last snapshot. */
@@ -66,7 +68,8 @@ export class PatientActor {
     this.#state = state;
     this.#models = models;
     this.#out = out;
-    this.#log = log.child({ actor: 'patient' });
+    // The parent logger, not a child per actor: a pino child costs ~330 bytes, and actors rarely log.
+    this.#log = log;
   }
 
   get state(): Readonly<PatientState> {
@@ -86,14 +89,22 @@ export class PatientActor {
       try {
         result = await this.#handle(cmd);
       } catch (e) {
-        this.#log.warn({ err: e, command: cmd.type }, 'patient actor failed');
+        this.#log.warn(
+          { actor: 'patient', patient_actor: this.id, err: e, command: cmd.type },
+          'patient actor failed',
+        );
         this.#out.failed(this.id, cmd, e);
       } finally {
         this.#pending--;
       }
     };
-    this.#tail = this.#tail.then(run);
-    return this.#tail.then(() => result);
+    const done = this.#tail.then(run);
+    this.#tail = done;
+    return done.then(() => {
+      // An empty mailbox holds the shared settled promise, not the last chain link (~100 bytes each).
+      if (this.#pending === 0 && this.#tail === done) this.#tail = SETTLED;
+      return result;
+    });
   }
 
   /** Settles when the mailbox is empty. */

@@ -158,3 +158,52 @@ export function alertStep(m: AlertMachine, s: AlertSnapshot, input: AlertInput):
       : next;
   return { snapshot: snapshot as AlertSnapshot, level, change };
 }
+
+/**
+ * What an actor keeps of the chart between inputs: the level and the two cooldown times. An xstate
+ * snapshot is ~600 bytes of heap per patient (context, machine references, status); this is ~50, and
+ * the snapshot is resolved from it only for the step (docs/actors.md#measured).
+ */
+export interface AlertState {
+  /** The level (named like the xstate snapshot's `value`). */
+  readonly value: AlertLevel;
+  readonly watchAt: number;
+  readonly highAt: number;
+}
+
+export const ALERT_START: AlertState = Object.freeze({
+  value: 'normal',
+  watchAt: Number.NEGATIVE_INFINITY,
+  highAt: Number.NEGATIVE_INFINITY,
+});
+
+const starts = new WeakMap<AlertMachine, AlertSnapshot>();
+
+/** The chart's snapshot for a kept state (what a run of inputs ending in that state leaves). */
+export function alertResolve(m: AlertMachine, a: AlertState): AlertSnapshot {
+  let start = starts.get(m);
+  if (!start) {
+    start = alertStart(m);
+    starts.set(m, start);
+  }
+  if (a === ALERT_START) return start;
+  return m.resolveState({
+    value: a.value,
+    context: { ...start.context, raisedAt: { watch: a.watchAt, high: a.highAt } },
+  });
+}
+
+/** One input from a kept state: the next kept state and what changed (alertStep). */
+export function alertStepState(
+  m: AlertMachine,
+  a: AlertState,
+  input: AlertInput,
+): { state: AlertState; change: AlertStep['change'] } {
+  const r = alertStep(m, alertResolve(m, a), input);
+  const raised = r.snapshot.context.raisedAt;
+  const state =
+    r.level === a.value && raised.watch === a.watchAt && raised.high === a.highAt
+      ? a
+      : { value: r.level, watchAt: raised.watch, highAt: raised.high };
+  return { state, change: r.change };
+}

@@ -3,7 +3,7 @@ import type { FeaturePlan, PatientContext, PatientFeaturesState } from '../../fe
 import { PatientFeatures } from '../../features/engine.js';
 import { applyObservation, arrivalOf, type Observation } from '../../features/normalize.js';
 import type { ScoreResult } from '../../scoring/session.js';
-import { type AlertMachine, type AlertSnapshot, alertStart, alertStep } from './alerts.js';
+import { ALERT_START, type AlertMachine, type AlertState, alertStepState } from './alerts.js';
 import type {
   AlertChanged,
   AlertLevel,
@@ -22,7 +22,8 @@ import type {
 export interface PatientState {
   readonly id: PatientId;
   readonly features: PatientFeatures;
-  alert: AlertSnapshot;
+  /** Alert level and cooldown times (the statechart's snapshot is resolved from it per step). */
+  alert: AlertState;
   /** Highest applied offset per "topic:partition". */
   applied: Map<string, bigint>;
   /** Event time of the last throttled scoring (NaN before the first). */
@@ -43,7 +44,7 @@ export function initialState(cfg: BehaviorConfig, id: PatientId, context: Patien
   return {
     id,
     features: new PatientFeatures(cfg.plan, context),
-    alert: alertStart(cfg.machine),
+    alert: ALERT_START,
     applied: new Map(),
     lastScoredAt: Number.NaN,
     last: null,
@@ -87,9 +88,19 @@ export function topFactors(
   attr: Float32Array,
   k: number,
 ): RiskFactor[] {
-  const idx = Array.from(attr, (_, i) => i).filter((i) => Number.isFinite(attr[i]!));
-  idx.sort((a, b) => Math.abs(attr[b]!) - Math.abs(attr[a]!) || a - b);
-  return idx.slice(0, k).map((i) => ({
+  // Top k by |attribution| (ties: lower index first), by insertion into a k-long list: one pass over
+  // the F attributions, no F-long index array to allocate and sort on every scoring.
+  const top: number[] = [];
+  for (let i = 0; i < attr.length && k > 0; i++) {
+    const a = Math.abs(attr[i]!);
+    if (!Number.isFinite(a)) continue;
+    if (top.length === k && a <= Math.abs(attr[top[k - 1]!]!)) continue;
+    let at = top.length < k ? top.length : k - 1;
+    while (at > 0 && Math.abs(attr[top[at - 1]!]!) < a) at--;
+    if (top.length === k) top.pop();
+    top.splice(at, 0, i);
+  }
+  return top.map((i) => ({
     feature: names[i]!,
     value: Number.isNaN(x[i]!) ? null : x[i]!,
     attribution: attr[i]!,
@@ -122,8 +133,8 @@ export function scored(
   if (!drivesAlerts) return { scoring, alert: null };
   s.lastScoredAt = t;
   s.last = { t, probability: r.risk, modelVersion: model.version };
-  const step = alertStep(cfg.machine, s.alert, { type: 'risk.observed', p: r.risk, t });
-  s.alert = step.snapshot;
+  const step = alertStepState(cfg.machine, s.alert, { type: 'risk.observed', p: r.risk, t });
+  s.alert = step.state;
   const c = step.change;
   if (!c) return { scoring, alert: null };
   const type = c.raised ? 'patient.alert.raised' : c.to === 'normal' ? 'patient.alert.cleared' : null;
@@ -144,8 +155,8 @@ export function scored(
 }
 
 export function acknowledge(cfg: BehaviorConfig, s: PatientState, t: number): AlertChanged | null {
-  const step = alertStep(cfg.machine, s.alert, { type: 'alert.acknowledge', t });
-  s.alert = step.snapshot;
+  const step = alertStepState(cfg.machine, s.alert, { type: 'alert.acknowledge', t });
+  s.alert = step.state;
   if (!step.change) return null;
   return {
     type: 'patient.alert.acknowledged',
@@ -159,7 +170,7 @@ export function acknowledge(cfg: BehaviorConfig, s: PatientState, t: number): Al
   };
 }
 
-export const alertLevel = (s: PatientState): AlertLevel => s.alert.value as AlertLevel;
+export const alertLevel = (s: PatientState): AlertLevel => s.alert.value;
 
 // --- snapshots ------------------------------------------------------------------------------------
 
@@ -185,7 +196,7 @@ export function toSnapshot(s: PatientState): PatientSnapshot {
     features: s.features.toState(),
     alert: {
       value: alertLevel(s),
-      raisedAt: { watch: s.alert.context.raisedAt.watch, high: s.alert.context.raisedAt.high },
+      raisedAt: { watch: s.alert.watchAt, high: s.alert.highAt },
     },
     applied: Object.fromEntries([...s.applied].map(([k, v]) => [k, v.toString()])),
     lastScoredAt: s.lastScoredAt,
@@ -195,14 +206,11 @@ export function toSnapshot(s: PatientState): PatientSnapshot {
 }
 
 export function fromSnapshot(cfg: BehaviorConfig, snap: PatientSnapshot): PatientState {
-  const start = alertStart(cfg.machine);
-  const alert = cfg.machine.resolveState({
-    value: snap.alert.value,
-    context: {
-      ...start.context,
-      raisedAt: { watch: snap.alert.raisedAt.watch, high: snap.alert.raisedAt.high },
-    },
-  });
+  const { watch, high } = snap.alert.raisedAt;
+  const alert: AlertState =
+    snap.alert.value === 'normal' && watch === ALERT_START.watchAt && high === ALERT_START.highAt
+      ? ALERT_START
+      : { value: snap.alert.value, watchAt: watch, highAt: high };
   return {
     id: snap.id as PatientId,
     features: PatientFeatures.fromState(cfg.plan, snap.features),

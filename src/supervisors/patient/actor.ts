@@ -48,9 +48,15 @@ interface Child {
   lastActive: number;
   /** Commands since the last snapshot: replayed onto it when the actor is restarted. */
   journal: PatientCommand[];
-  restarts: number[];
-  lastSnapshot: PatientSnapshot | undefined;
+  restarts: readonly number[];
+  /**
+   * Whether the store holds a snapshot of this actor (restored from one, or written since): a restart
+   * reads it back from the store rather than keeping a second copy of every actor's state here.
+   */
+  snapshotted: boolean;
 }
+
+const NO_RESTARTS: readonly number[] = Object.freeze([]);
 
 /**
  * PatientSupervisor: spawns an actor on a patient's first event (restoring its Redis snapshot when
@@ -69,6 +75,11 @@ export class PatientSupervisor {
   #owned: Set<number> | undefined;
   /** Fence of the consumer-group generation the actors are fed under (store.ts). */
   #fence = 0;
+  /** One for all actors (they pass their id): two closures per actor would be ~200 bytes each. */
+  readonly #outputs: PatientOutputs = {
+    emit: (e) => this.#o.emit(e),
+    failed: (id, cmd, err) => this.#failed(id, cmd, err),
+  };
 
   constructor(o: PatientSupervisorOptions) {
     this.#o = o;
@@ -172,7 +183,7 @@ export class PatientSupervisor {
       const state = snap
         ? fromSnapshot(this.#o.behavior, snap)
         : initialState(this.#o.behavior, p, await this.#o.context(p));
-      const child = this.#spawn(p, state, snap);
+      const child = this.#spawn(p, state, snap !== undefined);
       this.#o.emit({ type: 'patient.actor.spawned', patientId: p, restored: snap !== undefined });
       return child;
     })().finally(() => this.#activating.delete(p));
@@ -180,24 +191,14 @@ export class PatientSupervisor {
     return job;
   }
 
-  #spawn(p: PatientId, state: PatientState, snap: PatientSnapshot | undefined, prev?: Child): Child {
-    const outputs: PatientOutputs = {
-      emit: (e) => this.#o.emit(e),
-      failed: (id, cmd, err) => this.#failed(id, cmd, err),
-    };
-    const actor = new PatientActor(
-      this.#o.behavior,
-      state,
-      this.#o.models,
-      outputs,
-      this.#log.child({ patient_actor: p }),
-    );
+  #spawn(p: PatientId, state: PatientState, snapshotted: boolean, prev?: Child): Child {
+    const actor = new PatientActor(this.#o.behavior, state, this.#o.models, this.#outputs, this.#log);
     const child: Child = {
       actor,
       lastActive: this.#o.clock.now(),
       journal: [],
-      restarts: prev?.restarts ?? [],
-      lastSnapshot: snap,
+      restarts: prev?.restarts ?? NO_RESTARTS,
+      snapshotted,
     };
     this.#children.set(p, child);
     return child;
@@ -219,15 +220,28 @@ export class PatientSupervisor {
         this.#o.emit({ type: 'patients.escalated', patientId: p, reason: d.reason });
       return;
     }
-    c.restarts.push(now);
+    c.restarts = [...c.restarts, now];
     const replay = c.journal.filter((x) => x !== cmd);
+    // Commands arriving until the restarted actor exists are appended to `replay` (#deliver).
     this.#restarting.set(p, replay);
     const restart = (): void => {
-      this.#restarting.delete(p);
-      const state = c.lastSnapshot ? fromSnapshot(this.#o.behavior, c.lastSnapshot) : undefined;
       void (async () => {
-        const base = state ?? initialState(this.#o.behavior, p, await this.#o.context(p));
-        const fresh = this.#spawn(p, base, c.lastSnapshot, c);
+        let fresh: Child;
+        try {
+          const snap = c.snapshotted ? await this.#o.store.get(p) : undefined;
+          const base = snap
+            ? fromSnapshot(this.#o.behavior, snap)
+            : initialState(this.#o.behavior, p, await this.#o.context(p));
+          fresh = this.#spawn(p, base, snap !== undefined, c);
+        } catch (e) {
+          this.#restarting.delete(p);
+          const reason = `restart failed: ${e instanceof Error ? e.message : String(e)}`;
+          this.#log.warn({ patient_actor: p, err: e }, 'patient actor restart failed');
+          this.#o.emit({ type: 'patient.actor.stopped', patientId: p, reason });
+          this.#o.emit({ type: 'patients.escalated', patientId: p, reason });
+          return;
+        }
+        this.#restarting.delete(p);
         fresh.journal = replay;
         for (const x of replay) void fresh.actor.send(x);
         this.#o.emit({ type: 'patient.actor.restarted', patientId: p, delayMs: d.delayMs });
@@ -255,19 +269,22 @@ export class PatientSupervisor {
 
   async snapshotAll(filter: (c: PatientActor) => boolean = () => true): Promise<number> {
     const snaps: PatientSnapshot[] = [];
-    const kids: Child[] = [];
+    const kids: Array<{ c: Child; upto: number }> = [];
     for (const c of this.#children.values()) {
       if (!c.actor.dirty || !filter(c.actor)) continue;
+      // Journal entries before `upto` are applied once idle() settles, so they are in the snapshot;
+      // later ones (delivered while the snapshot is written) stay for a restart (replay is idempotent).
+      const upto = c.journal.length;
       await c.actor.idle();
       snaps.push(toSnapshot(c.actor.state as PatientState));
       c.actor.dirty = false;
-      kids.push(c);
+      kids.push({ c, upto });
     }
     await this.#o.store.putMany(snaps, this.#fence);
-    kids.forEach((c, i) => {
-      c.lastSnapshot = snaps[i];
-      c.journal = [];
-    });
+    for (const { c, upto } of kids) {
+      c.snapshotted = true;
+      c.journal = c.journal.slice(upto);
+    }
     return snaps.length;
   }
 
