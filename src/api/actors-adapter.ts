@@ -9,6 +9,7 @@ import type {
   PatientSummary,
   Prediction,
   PredictionBackend,
+  RetrainJobStatus,
   RetrainReason,
   RetrainTicket,
   RiskAlert,
@@ -26,6 +27,8 @@ export interface ActorsBackendOptions {
   siteOf: (patientId: string) => string;
   now: () => number;
   retrain?: RetrainHandler;
+  /** `GET /retrain/:id` (the TrainingSupervisor's jobs), with `retrain`. */
+  retrainStatus?: (id: string) => Promise<RetrainJobStatus | undefined>;
   /** Scores kept per patient for the console's trend (a day of 5-minute scores by default). */
   historyLength?: number;
 }
@@ -214,6 +217,10 @@ export class ActorsBackend implements PredictionBackend {
       return { id: 'none', accepted: false, detail: 'no training supervisor is wired into this service' };
     }
     return this.#o.retrain(reason, detail, by);
+  }
+
+  async retrainStatus(id: string): Promise<RetrainJobStatus | undefined> {
+    return this.#o.retrainStatus?.(id);
   }
 
   async patients(filter: { siteId?: string; limit: number }): Promise<PatientSummary[]> {

@@ -72,6 +72,27 @@ export interface RetrainTicket {
   detail?: string;
 }
 
+/** A retraining job (`GET /retrain/:id`): the TrainingSupervisor's view of one request. */
+export interface RetrainJobStatus {
+  id: string;
+  reason: string;
+  /** running | rejected | failed | canary | promoted | rolled_back */
+  state: string;
+  requested_at: string;
+  updated_at: string;
+  run?: string;
+  outcome?: string;
+  data_window?: { start: string; end: string };
+  duration_seconds?: number;
+  registered_version?: string | null;
+  comparison?: string | null;
+  lineage_tag?: string | null;
+  mlflow_run?: string;
+  verdict?: string;
+  verdict_reasons?: string[];
+  error?: string;
+}
+
 export type AlertLevel = 'watch' | 'high';
 
 export interface RiskAlert {
@@ -117,6 +138,8 @@ export interface PredictionBackend {
   rollback(by: string): Promise<Deployment>;
   setCanary(version: string, share: number, by: string): Promise<Deployment>;
   retrain(reason: RetrainReason, detail: string, by: string): Promise<RetrainTicket>;
+  /** A retraining job by its ticket id; undefined when unknown. Absent: no training is wired. */
+  retrainStatus?(id: string): Promise<RetrainJobStatus | undefined>;
   /** Resident patients ordered by current risk, highest first. */
   patients(filter: { siteId?: string; limit: number }): Promise<PatientSummary[]>;
   /** One patient's recent scores, oldest first. */

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
@@ -6,15 +7,16 @@ import type pg from 'pg';
 import { pino } from 'pino';
 import { writeDigest } from '../audit/digest.js';
 import { PgAuditLog } from '../audit/log.js';
-import { loadParams } from '../config/params.js';
+import { loadParams, paramsPath } from '../config/params.js';
 import { migrate } from '../db/migrate.js';
 import type { PatientContext } from '../features/engine.js';
 import { PgPatientDirectory } from '../ingest/enrollment-cache.js';
 import type { LakeStorage } from '../lake/storage.js';
+import { ClosedLoop } from '../retrain/loop.js';
 import { Authenticator, PgApiKeyStore } from '../security/apikeys.js';
 import { loadOrCreateTls } from '../security/tls.js';
 import { Service } from '../service/service.js';
-import { LOCAL_DIR } from '../shared/paths.js';
+import { LOCAL_DIR, REPO_ROOT } from '../shared/paths.js';
 import type { StackConfig } from '../stack/config.js';
 import { SystemClock } from '../supervisors/clock.js';
 import { ActorsBackend, type RetrainHandler } from './actors-adapter.js';
@@ -23,6 +25,7 @@ import { buildApp } from './app.js';
 import { PgEnrollmentLookup } from './enrollment.js';
 import { ApiMetrics } from './metrics.js';
 import { kafkaProbe, postgresProbe, redisProbe } from './probes.js';
+import { retrainStatusThrough, retrainThrough } from './training-adapter.js';
 
 export interface ServeConfig {
   host: string;
@@ -39,6 +42,12 @@ export interface ServeConfig {
   group?: string;
   /** Where /retrain and the Alertmanager webhook go (issue 9's TrainingSupervisor), if wired. */
   retrain?: RetrainHandler;
+  /**
+   * Wire /retrain (and GET /retrain/:id) to a TrainingSupervisor in this process: the closed loop's
+   * runner (local pipeline over `lake`, MLflow of the stack, lineage, audit) and canary over the
+   * service's own ModelSupervisor, on wall-clock time (window: the last pipeline.training_days).
+   */
+  training?: { lake: string };
   lake: LakeStorage;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug';
   stack: StackConfig;
@@ -91,9 +100,10 @@ export async function startService(c: ServeConfig): Promise<Running> {
     ...(c.modelFile === undefined ? {} : { production: c.modelFile }),
     ...(c.stagingFile === undefined ? {} : { staging: c.stagingFile }),
   };
+  const clock = new SystemClock();
   const service = new Service({
     params,
-    clock: new SystemClock(),
+    clock,
     logger,
     contexts: (p) => contexts(p),
     patients: new PgPatientDirectory(c.pool, {
@@ -121,21 +131,42 @@ export async function startService(c: ServeConfig): Promise<Running> {
         }
       : {}),
   });
-  const backend = new ActorsBackend({
-    patients: service.patients,
-    models: service.models,
-    siteOf: (p) => sites.get(p) ?? 'unknown',
-    now: Date.now,
-    ...(c.retrain === undefined ? {} : { retrain: c.retrain }),
-  });
-  const unsubscribe = service.subscribe((e) => backend.onEvent(e));
-  await service.start();
-  const enrollment = new PgEnrollmentLookup(c.pool);
   const metrics = new ApiMetrics();
   const audit = new PgAuditLog(c.pool, {
     maxRows: params.api.audit.group_commit_max_rows,
     onBatch: (rows) => metrics.auditBatch.observe(rows),
   });
+  const loop =
+    c.training === undefined
+      ? undefined
+      : new ClosedLoop({
+          params,
+          paramsPath: paramsPath(),
+          repoRoot: REPO_ROOT,
+          python: join(REPO_ROOT, '.venv', 'bin', 'python'),
+          lake: c.training.lake,
+          trackingUri: `http://${c.stack.host}:${c.stack.services.mlflow.port}`,
+          workDir: join(LOCAL_DIR, 'retrain'),
+          logger,
+          registry: metrics.registry,
+          start: clock.now(),
+          clock,
+          models: service.models,
+          wall: () => performance.now(),
+          audit,
+        });
+  const retrain = loop === undefined ? c.retrain : retrainThrough(loop.training, clock);
+  const backend = new ActorsBackend({
+    patients: service.patients,
+    models: service.models,
+    siteOf: (p) => sites.get(p) ?? 'unknown',
+    now: Date.now,
+    ...(retrain === undefined ? {} : { retrain }),
+    ...(loop === undefined ? {} : { retrainStatus: retrainStatusThrough(loop.training) }),
+  });
+  const unsubscribe = service.subscribe((e) => backend.onEvent(e));
+  await service.start();
+  const enrollment = new PgEnrollmentLookup(c.pool);
   const app = await buildApp(
     {
       backend,
@@ -172,6 +203,8 @@ export async function startService(c: ServeConfig): Promise<Running> {
     async close() {
       clearInterval(digestTimer);
       await app.close();
+      loop?.canary.close();
+      await loop?.training.idle;
       await audit.close();
       await writeDigest(c.pool, c.lake).catch(() => undefined);
       unsubscribe();

@@ -14,7 +14,7 @@ import { decayRuleParams, driftWindowOptions, performanceWindowOptions } from '.
 import { type TrainingReference, TrainingReferenceSchema } from '../monitoring/drift.js';
 import { registerMonitoringMetrics } from '../monitoring/metrics.js';
 import { MlflowRegistryReader } from '../registry/mlflow.js';
-import { SimulatedClock } from '../supervisors/clock.js';
+import { type Clock, SimulatedClock } from '../supervisors/clock.js';
 import { DriftSupervisor } from '../supervisors/drift/runtime.js';
 import { ModelSupervisor } from '../supervisors/model/actor.js';
 import { TrainingSupervisor } from '../supervisors/training/runtime.js';
@@ -23,7 +23,12 @@ import { CanaryJudge } from './judge.js';
 import { LineageRepo } from './lineage.js';
 import { MlflowWriter } from './mlflow.js';
 import { LoopNotifier } from './notify.js';
-import { KubeflowPipeline, LocalPipeline, type TrainingPipeline } from './pipeline.js';
+import {
+  type ComparisonHoldout,
+  KubeflowPipeline,
+  LocalPipeline,
+  type TrainingPipeline,
+} from './pipeline.js';
 import { type RetrainingReport, RetrainingRunner } from './runner.js';
 
 export interface ClosedLoopOptions {
@@ -38,16 +43,24 @@ export interface ClosedLoopOptions {
   readonly workDir: string;
   readonly logger: Logger;
   readonly registry: Registry;
+  /** Trial start of the default SimulatedClock (ignored with `clock`). */
   readonly start: number;
+  /** The clock of the supervisors (the service: its SystemClock); default a SimulatedClock at `start`. */
+  readonly clock?: Clock;
+  /** The ModelSupervisor whose staging/canary/production the loop moves (the service's own). */
+  readonly models?: ModelSupervisor;
   readonly wall: () => number;
   readonly audit?: AuditLog;
   readonly webhookUrl?: string;
+  /** Compare candidate and production on a recent hold-out (pipeline.ts); absent: ml train's split. */
+  readonly comparison?: ComparisonHoldout;
 }
 
 const HOUR = 3_600_000;
 
 export class ClosedLoop {
-  readonly clock: SimulatedClock;
+  readonly clock: Clock;
+  readonly #simulated: SimulatedClock | undefined;
   readonly models: ModelSupervisor;
   readonly notifier: LoopNotifier;
   readonly writer: MlflowWriter;
@@ -68,12 +81,15 @@ export class ClosedLoop {
     this.#o = o;
     const p = o.params;
     this.modelName = p.training.registered_model;
-    this.clock = new SimulatedClock(o.start);
-    this.models = new ModelSupervisor({
-      featureSetHash: defaultFeatureSet().hash,
-      canaryShare: 0,
-      logger: o.logger,
-    });
+    this.#simulated = o.clock === undefined ? new SimulatedClock(o.start) : undefined;
+    this.clock = o.clock ?? (this.#simulated as SimulatedClock);
+    this.models =
+      o.models ??
+      new ModelSupervisor({
+        featureSetHash: defaultFeatureSet().hash,
+        canaryShare: 0,
+        logger: o.logger,
+      });
     this.notifier = new LoopNotifier({
       logger: o.logger,
       ...(o.audit ? { audit: o.audit } : {}),
@@ -91,6 +107,8 @@ export class ClosedLoop {
           paramsPath: o.paramsPath,
           cadenceHours: r.feature_cadence_hours,
           maxEpochs: r.max_epochs,
+          seed: p.seed,
+          ...(o.comparison ? { comparison: o.comparison } : {}),
           env: { ...process.env, MLFLOW_TRACKING_URI: o.trackingUri },
           wall: o.wall,
         });
@@ -163,6 +181,13 @@ export class ClosedLoop {
       this.#duration.set(rep.durationSeconds);
       return rep;
     };
+  }
+
+  /** The SimulatedClock a replay drives (only when no clock was given). */
+  get trialClock(): SimulatedClock {
+    if (this.#simulated === undefined)
+      throw new Error('this loop runs on an injected clock, not a simulated one');
+    return this.#simulated;
   }
 
   get drift(): DriftSupervisor {

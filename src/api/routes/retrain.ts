@@ -21,6 +21,28 @@ const TicketSchema = {
   properties: { id: { type: 'string' }, accepted: { type: 'boolean' }, detail: { type: 'string' } },
 } as const;
 
+const JobSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    reason: { type: 'string' },
+    state: { type: 'string' },
+    requested_at: { type: 'string' },
+    updated_at: { type: 'string' },
+    run: { type: 'string' },
+    outcome: { type: 'string' },
+    data_window: { type: 'object', properties: { start: { type: 'string' }, end: { type: 'string' } } },
+    duration_seconds: { type: 'number' },
+    registered_version: { type: ['string', 'null'] },
+    comparison: { type: ['string', 'null'] },
+    lineage_tag: { type: ['string', 'null'] },
+    mlflow_run: { type: 'string' },
+    verdict: { type: 'string' },
+    verdict_reasons: { type: 'array', items: { type: 'string' } },
+    error: { type: 'string' },
+  },
+} as const;
+
 /** Which retraining an Alertmanager alert asks for: its `reason` label, else guessed from its name. */
 export function reasonOf(a: AlertmanagerAlert): RetrainReason {
   const r = a.labels?.reason;
@@ -74,6 +96,31 @@ export const retrainRoutes: FastifyPluginAsync<Opts> = async (app, opts) => {
     async (req, reply) => {
       const t = await trigger(req, 'manual', req.body?.detail ?? '', 'api');
       return reply.code(202).send(t);
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/retrain/:id',
+    {
+      config: { permission: 'retrain' },
+      schema: {
+        tags: ['models'],
+        summary:
+          'A retraining job by its ticket id: state (running, rejected, failed, canary, promoted, rolled_back) and report',
+        security: SECURITY,
+        params: {
+          type: 'object',
+          required: ['id'],
+          properties: { id: { type: 'string', minLength: 1, maxLength: 200 } },
+        },
+        response: { 200: JobSchema, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const job = await opts.backend.retrainStatus?.(req.params.id);
+      if (job === undefined)
+        throw apiError('AEP_API_NOT_FOUND', { method: 'GET', url: `/retrain/${req.params.id}` });
+      return job;
     },
   );
 

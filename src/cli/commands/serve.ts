@@ -16,6 +16,7 @@ interface ServeOptions {
   feed: boolean;
   group?: string;
   lake: string;
+  retrainLake?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug';
 }
 
@@ -39,6 +40,11 @@ export function registerServe(program: Command): void {
       'where audit digests go: a path or s3://bucket[/prefix]',
       process.env.AEPRED_LAKE ?? DEFAULT_LAKE,
     )
+    .option(
+      '--retrain-lake <path>',
+      'wire POST /retrain to a TrainingSupervisor retraining from this local lake (bronze/, enrollment/)',
+      process.env.AEPRED_RETRAIN_LAKE,
+    )
     .option('--log-level <level>', 'pino log level', process.env.AEPRED_LOG_LEVEL ?? 'info')
     .action(async (o: ServeOptions) => {
       if (o.insecureHttp === true && (o.cert !== undefined || o.key !== undefined)) {
@@ -56,6 +62,7 @@ export function registerServe(program: Command): void {
         feed: o.feed,
         ...(o.group === undefined ? {} : { group: o.group }),
         lake: openLake(o.lake),
+        ...(o.retrainLake === undefined ? {} : { training: { lake: o.retrainLake } }),
         logLevel: o.logLevel,
         stack,
         pool,

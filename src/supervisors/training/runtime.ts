@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { DecayDecision } from '../../monitoring/rules.js';
-import type { CanaryController } from '../../retrain/canary.js';
+import type { CanaryController, CanaryResult } from '../../retrain/canary.js';
 import type { RetrainingReport, RetrainingRunner } from '../../retrain/runner.js';
 import type { Clock } from '../clock.js';
 import type { TrainingEvent } from './protocol.js';
@@ -21,6 +21,25 @@ export interface TrainingSupervisorOptions {
   readonly emit?: (e: TrainingEvent) => void;
 }
 
+/**
+ * One retraining request as a job (`GET /retrain/:id`): `running` (the pipeline), then `rejected`
+ * (gates or comparison), `failed`, or `canary` (the candidate is staging and canaried) and finally
+ * `promoted` / `rolled_back` from the canary's verdict.
+ */
+export type TrainingJobState = 'running' | 'rejected' | 'failed' | 'canary' | 'promoted' | 'rolled_back';
+
+export interface TrainingJob {
+  readonly id: string;
+  readonly reason: string;
+  readonly state: TrainingJobState;
+  /** Clock time of the request and of the last state change (ms). */
+  readonly requestedAt: number;
+  readonly updatedAt: number;
+  readonly report?: RetrainingReport;
+  readonly verdict?: CanaryResult;
+  readonly error?: string;
+}
+
 export class TrainingSupervisor {
   readonly #o: TrainingSupervisorOptions;
   readonly #log: Logger;
@@ -28,6 +47,7 @@ export class TrainingSupervisor {
   readonly reports: RetrainingReport[] = [];
   /** Requests dropped because a run or canary was in progress. */
   readonly dropped: DecayDecision[] = [];
+  readonly #jobs = new Map<string, TrainingJob>();
 
   constructor(o: TrainingSupervisorOptions) {
     this.#o = o;
@@ -43,16 +63,43 @@ export class TrainingSupervisor {
     return this.#busy !== undefined || this.#o.canary.active;
   }
 
-  handle(d: DecayDecision): void {
-    if (d.type !== 'retrain.requested') return;
+  /** The job of a request (its incident id), with the canary's verdict once there is one. */
+  job(id: string): TrainingJob | undefined {
+    const j = this.#jobs.get(id);
+    if (j === undefined || j.state !== 'canary') return j;
+    const verdict = this.#o.canary.results.find((r) => r.incident === id);
+    if (verdict === undefined) return j;
+    const state = verdict.verdict.decision === 'promote' ? 'promoted' : 'rolled_back';
+    const done = { ...j, state, verdict, updatedAt: verdict.decidedAt } as const;
+    this.#jobs.set(id, done);
+    return done;
+  }
+
+  #set(id: string, patch: Partial<TrainingJob>): void {
+    const j = this.#jobs.get(id);
+    if (j) this.#jobs.set(id, { ...j, ...patch, updatedAt: this.#o.clock.now() });
+  }
+
+  /** Accepts a `retrain.requested` decision: true when a run started, false when dropped (busy). */
+  handle(d: DecayDecision): boolean {
+    if (d.type !== 'retrain.requested') return false;
     if (this.busy) {
       this.dropped.push(d);
       this.#log.warn({ incident: d.incident }, 'retraining already in progress; request dropped');
-      return;
+      return false;
     }
+    const now = this.#o.clock.now();
+    this.#jobs.set(d.incident, {
+      id: d.incident,
+      reason: d.reason,
+      state: 'running',
+      requestedAt: now,
+      updatedAt: now,
+    });
     this.#busy = this.#run(d).finally(() => {
       this.#busy = undefined;
     });
+    return true;
   }
 
   async #run(d: Extract<DecayDecision, { type: 'retrain.requested' }>): Promise<void> {
@@ -65,14 +112,17 @@ export class TrainingSupervisor {
     } catch (e) {
       this.#o.emit?.({ type: 'training.run.failed', runId: d.incident, error: (e as Error).message });
       this.#log.error({ err: (e as Error).message }, 'retraining run crashed');
+      this.#set(d.incident, { state: 'failed', error: (e as Error).message });
       return;
     }
     this.reports.push(report);
     if (report.outcome === 'failed') {
+      this.#set(d.incident, { state: 'failed', report, error: report.error ?? 'failed' });
       this.#o.emit?.({ type: 'training.run.failed', runId: report.id, error: report.error ?? 'failed' });
       return;
     }
     if (report.registeredVersion === null) {
+      this.#set(d.incident, { state: 'rejected', report });
       this.#o.emit?.({
         type: 'training.run.failed',
         runId: report.id,
@@ -85,6 +135,15 @@ export class TrainingSupervisor {
       runId: report.id,
       modelVersion: report.registeredVersion,
     });
-    await this.#o.canary.start({ version: report.registeredVersion, incident: d.incident });
+    this.#set(d.incident, { state: 'canary', report });
+    try {
+      await this.#o.canary.start({ version: report.registeredVersion, incident: d.incident });
+    } catch (e) {
+      this.#set(d.incident, { state: 'failed', error: `canary did not start: ${(e as Error).message}` });
+      this.#log.error(
+        { err: (e as Error).message, version: report.registeredVersion },
+        'canary did not start',
+      );
+    }
   }
 }
