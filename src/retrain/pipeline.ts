@@ -45,6 +45,8 @@ export interface PipelineResult {
   readonly train: TrainOutcome;
   readonly driftReference: string | null;
   readonly outDir: string;
+  /** The comparison hold-out's sizes (rows, positives, patients of each frame), when one was made. */
+  readonly holdout?: Record<string, unknown> | null;
 }
 
 export interface TrainingPipeline {
@@ -65,8 +67,59 @@ export interface LocalPipelineOptions {
   readonly env: NodeJS.ProcessEnv;
   /** Spark master for silver and features (default the jobs' local[*]). */
   readonly sparkMaster?: string;
+  /**
+   * The candidate-vs-production comparison set. Absent: `ml train`'s own patient split of the whole
+   * window (mostly data from before the change that triggered the run, and partly data production
+   * was trained on). Present: a share of the window's patients is held out of training, and their
+   * snapshots of the window's last `hours` are the test set that both models are scored on: recent
+   * (after the change, when the trigger came at least `hours` after it), seen by neither model.
+   */
+  readonly comparison?: ComparisonHoldout;
+  /** Seed of the hold-out's patient split (params.yaml seed). */
+  readonly seed?: number;
   readonly wall: () => number;
 }
+
+export interface ComparisonHoldout {
+  /** The test set's time span: the window's last `hours` (> 0). */
+  readonly hours: number;
+  /** Share of the window's patients held out of training (0 < share < 1), stratified by label. */
+  readonly share: number;
+}
+
+/**
+ * Writes `<out>/train/train.parquet` (+ feature_names.json: the feature store's names and hash) with
+ * the training patients' rows, and `<out>/test/test.parquet` with the held-out patients' rows of the
+ * last hours; prints the row and positive counts. argv: store start end test_start share seed out.
+ */
+const HOLDOUT = `
+import json, sys
+from pathlib import Path
+import numpy as np, pandas as pd
+from ml.data import load_feature_store, split_by_patient
+store, start, end, test_start, share, seed, out = sys.argv[1:8]
+frame, fs = load_feature_store(Path(store), start, end)
+pid = frame["patient_id"].to_numpy()
+y = frame["label"].to_numpy()
+s = float(share)
+split = split_by_patient(pid, y, (1 - s, 0.0, s), int(seed))
+recent = (frame["snapshot_time"] >= pd.Timestamp(test_start)).to_numpy()
+train, test = frame[split.train], frame[split.test & recent]
+for name, f in (("train", train), ("test", test)):
+    if f.empty or f["label"].nunique() < 2:
+        raise SystemExit(f"comparison hold-out: the {name} frame has {len(f)} rows and {int(f['label'].sum())} positives; it needs both classes")
+o = Path(out)
+(o / "train").mkdir(parents=True, exist_ok=True)
+(o / "test").mkdir(parents=True, exist_ok=True)
+train.to_parquet(o / "train" / "train.parquet", index=False)
+test.to_parquet(o / "test" / "test.parquet", index=False)
+(o / "train" / "feature_names.json").write_text(json.dumps(
+    {"feature_names": list(fs.names), "feature_set_hash": fs.hash, "feature_set_version": fs.version}))
+print(json.dumps({"train_rows": len(train), "train_positives": int(train["label"].sum()),
+  "train_patients": int(train["patient_id"].nunique()), "test_rows": len(test),
+  "test_positives": int(test["label"].sum()), "test_patients": int(test["patient_id"].nunique()),
+  "test_start": test_start}))
+`;
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -129,16 +182,34 @@ export class LocalPipeline implements TrainingPipeline {
     const until = iso(input.window.end);
     const steps = await this.prepare(input.window);
     const store = join(o.lake, 'features');
+    // the training data: the feature store's window, or the hold-out's training frame
+    let source = ['--feature-store', store, '--start', since, '--end', until];
+    let testData: string[] = [];
+    let holdout: Record<string, unknown> | null = null;
+    if (o.comparison) {
+      const c = o.comparison;
+      const dir = join(input.outDir, 'comparison');
+      const testStart = iso(Math.max(input.window.start, input.window.end - c.hours * 3_600_000));
+      holdout = await this.#step(steps, 'comparison-holdout', [
+        '-c',
+        HOLDOUT,
+        store,
+        since,
+        until,
+        testStart,
+        String(c.share),
+        String(o.seed ?? 42),
+        dir,
+      ]);
+      source = ['--data', join(dir, 'train', 'train.parquet')];
+      testData = ['--test-data', join(dir, 'test', 'test.parquet')];
+    }
     const trainArgs = [
       '-m',
       'ml',
       'train',
-      '--feature-store',
-      store,
-      '--start',
-      since,
-      '--end',
-      until,
+      ...source,
+      ...testData,
       '--out',
       input.outDir,
       '--run-name',
@@ -165,12 +236,7 @@ export class LocalPipeline implements TrainingPipeline {
         'ml.drift_reference',
         '--model-dir',
         join(input.outDir, 'model'),
-        '--feature-store',
-        store,
-        '--start',
-        since,
-        '--end',
-        until,
+        ...source,
         '--params',
         o.paramsPath,
         '--seed',
@@ -180,7 +246,7 @@ export class LocalPipeline implements TrainingPipeline {
       ]);
       driftReference = typeof ref.path === 'string' ? ref.path : null;
     }
-    return { steps, train, driftReference, outDir: input.outDir };
+    return { steps, train, driftReference, outDir: input.outDir, holdout };
   }
 }
 

@@ -52,6 +52,8 @@ export interface RetrainingReport {
     readonly gateReasons: readonly string[];
   } | null;
   readonly comparison: Comparison | null;
+  /** The comparison hold-out (rows, positives, patients of the training and test frames), if any. */
+  readonly comparisonSet?: Record<string, unknown> | null;
   readonly productionBefore: string | null;
   readonly registeredVersion: string | null;
   readonly dvc: { readonly status: 'ran' | 'skipped'; readonly detail: string };
@@ -145,6 +147,7 @@ export class RetrainingRunner {
           gateReasons: t.gate_reasons,
         },
         comparison,
+        comparisonSet: result.holdout ?? null,
         productionBefore,
         registeredVersion: registered,
         dvc: await this.#dvc(),
