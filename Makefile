@@ -67,12 +67,15 @@ bench: install
 clean:
 	rm -rf dist .local/stamps
 
-# Real-data benchmark (issue 6): PhysioNet 2019 .psv folders -> features -> train -> evaluate.
-# Without TEST: internal patient-level test split of TRAIN; with TEST: train on TRAIN, score TEST.
+# Real-data benchmark (issue 6): PhysioNet 2019 .psv folders -> import -> bronze -> Spark silver ->
+# Spark features -> train -> evaluate. Without TEST: internal patient-level test split of TRAIN; with
+# TEST: train on TRAIN, score TEST. OUT (default bench/results/eval-physionet.json), EVAL_WORK (default
+# .local/bench/eval-physionet) and EPOCHS are optional.
 .PHONY: eval-physionet
-eval-physionet:
-	@test -n "$(TRAIN)" || { echo "usage: make eval-physionet TRAIN=<dir> [TEST=<dir>]" >&2; exit 2; }
-	$(PY) bench/eval-physionet.bench.py --train "$(TRAIN)" $(if $(TEST),--test "$(TEST)")
+eval-physionet: build
+	@test -n "$(TRAIN)" || { echo "usage: make eval-physionet TRAIN=<dir> [TEST=<dir>] [OUT=<json>]" >&2; exit 2; }
+	$(PY) bench/eval-physionet.bench.py --train "$(TRAIN)" $(if $(TEST),--test "$(TEST)") \
+		$(if $(OUT),--out "$(OUT)") $(if $(EVAL_WORK),--work "$(EVAL_WORK)") $(if $(EPOCHS),--epochs $(EPOCHS))
 
 # Reproducible pipelines and deployment (issue 10; docs/pipelines.md, docs/deployment.md).
 .PHONY: dvc-repro kfp-compile k8s-validate
