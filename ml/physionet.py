@@ -1,158 +1,57 @@
-"""PhysioNet/CinC 2019 hourly features, labels and the NEWS2-style baseline, for the benchmark.
+"""PhysioNet/CinC 2019 through the product's own chain, for the real-data benchmark.
 
-Why this module exists: the benchmark needs hourly features for 790k ICU hours now, and the Spark
-feature store (issue 5) does not yet serve PhysioNet. Features here are computed directly from the
-.psv files with vectorized numpy, named after contracts/features.yaml where a contract feature
-means the same thing (hr_mean_6h, creat_last, ...). It is a stand-in, said so in the benchmark's
-notes; it is not the served definition.
+`chain_frame(psv_dir, work, spark, ...)` runs what a deployment runs on this data:
 
-Every feature at hour t uses only rows <= t of the same stay (point-in-time). Labels:
-- ``label`` (6 h): the challenge's own SepsisLabel (1 from 6 h before Sepsis-3 onset onward);
-- ``label_24h``: 1 from 24 h before onset onward, i.e. from 18 h before the first SepsisLabel = 1.
+1. import: `aepred import physionet2019 <dir> --to dir` (the TypeScript importer, contract checks
+   included; docs/importers.md) writes one NDJSON file per topic plus the enrollment table;
+2. bronze: each topic's NDJSON becomes contract-exact bronze Parquet
+   (`pipelines.kubeflow.steps.ndjson_table` + `pipelines.testing.synth.write_topic`, the path the
+   DVC raw stage uses for the simulator; the Kafka ingester is the other producer of the same files);
+3. silver: `pipelines.silver.run_silver` (de-dup, units, data-quality rules, forward-fill);
+4. features: `pipelines.features.run_features` at an hourly cadence: the contract's feature set
+   (contracts/features.yaml), the same definition the actors serve;
+5. a training frame: the feature store's rows, labels from the sepsis adverse events in silver
+   (below), subgroup columns (age, sex, ICU unit as `site`), and the NEWS2-style baseline score from
+   the same features.
+
+Labels (the challenge's, so numbers compare with the literature): the importer writes one `sepsis`
+adverse event per positive stay at onset = first SepsisLabel hour + 6 h, so
+- ``label`` (6 h) = 1 from onset - 6 h onward (the challenge's SepsisLabel);
+- ``label_24h`` = 1 from onset - 24 h onward.
+A snapshot at t is the hour anchor + t; stays are anchored at 2019-01-01T00:00Z = ICULOS 0, so
+`days_since_enrollment` is ICULOS / 24.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ml.paths import LOCAL_DIR
+from ml.paths import REPO_ROOT
 
-# PhysioNet column -> contract signal prefix (contracts/features.yaml), where one exists.
-VITALS = {
-    "HR": "hr",
-    "SBP": "sbp",
-    "DBP": "dbp",
-    "MAP": "map",
-    "Temp": "temp",
-    "O2Sat": "spo2",
-    "Resp": "rr",
-}
-LABS = {
-    "EtCO2": "etco2",
-    "BaseExcess": "base_excess",
-    "HCO3": "hco3",
-    "FiO2": "fio2",
-    "pH": "ph",
-    "PaCO2": "paco2",
-    "SaO2": "sao2",
-    "AST": "ast",
-    "BUN": "bun",
-    "Alkalinephos": "alkphos",
-    "Calcium": "calcium",
-    "Chloride": "chloride",
-    "Creatinine": "creat",
-    "Bilirubin_direct": "bili_direct",
-    "Glucose": "glucose",
-    "Lactate": "lactate",
-    "Magnesium": "magnesium",
-    "Phosphate": "phosphate",
-    "Potassium": "potassium",
-    "Bilirubin_total": "bili",
-    "TroponinI": "troponin",
-    "Hct": "hct",
-    "Hgb": "hgb",
-    "PTT": "ptt",
-    "WBC": "wbc",
-    "Fibrinogen": "fibrinogen",
-    "Platelets": "plat",
-}
-FFILL_LIMIT_H = 2  # contracts/features.yaml settings.ffill_limit: a vital older than this is missing
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from ml.params import Params
+    from pipelines.featureset import FeatureSet
+
+HOUR_MS = 3_600_000
+LABEL_HOURS = {"label": 6, "label_24h": 24}
+SUBGROUP_COLUMNS = ("sex", "site")
 
 
-def _read_all(files: list[Path]) -> pd.DataFrame:
-    """One CSV parse over the concatenated bodies: 20,000 small read_csv calls cost minutes."""
-    import io
-
-    header = files[0].open().readline()
-    bodies: list[str] = []
-    ids: list[str] = []
-    counts: list[int] = []
-    for f in files:
-        text = f.read_text()
-        head, _, body = text.partition("\n")
-        if head + "\n" != header:
-            raise ValueError(f"{f}: header differs from {files[0].name}")
-        body = body if body.endswith("\n") or not body else body + "\n"
-        bodies.append(body)
-        ids.append(f.stem)
-        counts.append(body.count("\n"))
-    df = pd.read_csv(io.StringIO(header + "".join(bodies)), sep="|")
-    df.insert(0, "patient_id", np.repeat(np.asarray(ids, dtype=object), counts))
-    return df
-
-
-def load_raw(directory: Path, cache: bool = True) -> pd.DataFrame:
-    """All stays of a folder of .psv files, rows in (patient, hour) order; cached as Parquet keyed by
-    the folder's listing so a rerun does not parse 20,000 files again."""
-    files = sorted(directory.glob("*.psv"))
-    if not files:
-        raise FileNotFoundError(f"no .psv files in {directory}")
-    key = hashlib.sha256("\n".join(f"{f.name}:{f.stat().st_size}" for f in files).encode()).hexdigest()[:16]
-    cache_path = LOCAL_DIR / "cache" / "physionet" / f"{directory.name}-{key}.parquet"
-    if cache and cache_path.exists():
-        return pd.read_parquet(cache_path)
-    raw = _read_all(files)
-    if cache:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        raw.to_parquet(cache_path, index=False)
-    return raw
-
-
-class _Stays:
-    """Row geometry of stays laid out contiguously: the start row of each row's stay and its hour."""
-
-    def __init__(self, patient_id: NDArray[np.object_]) -> None:
-        pid = np.asarray(patient_id)
-        new = np.r_[True, pid[1:] != pid[:-1]]
-        self.start = np.maximum.accumulate(np.where(new, np.arange(pid.size), 0))
-        self.hour = np.arange(pid.size) - self.start
-        self.n = pid.size
-
-    def window_sum(self, v: NDArray[np.float64], w: int) -> NDArray[np.float64]:
-        """Sum over the last w rows of the same stay (rows t-w+1..t), via a cumulative sum."""
-        c = np.r_[0.0, np.cumsum(v)]
-        lo = np.maximum(np.arange(self.n) - w + 1, self.start)
-        return np.asarray(c[np.arange(self.n) + 1] - c[lo])
-
-    def window_extreme(self, x: NDArray[np.float64], w: int, fn: np.ufunc) -> NDArray[np.float64]:
-        out = x.copy()
-        for k in range(1, w):
-            shifted = np.full(self.n, np.nan)
-            shifted[k:] = x[:-k]
-            shifted[self.hour < k] = np.nan  # row k back belongs to another stay
-            out = fn(out, shifted)
-        return out
-
-    def ffill(
-        self, x: NDArray[np.float64], limit: int | None = None
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Last observed value within the stay and hours since it (NaN/inf when none or too old)."""
-        idx = np.where(~np.isnan(x), np.arange(self.n), -1)
-        last = np.maximum.accumulate(idx)
-        ok = last >= self.start
-        age = np.where(ok, np.arange(self.n) - last, np.inf)
-        if limit is not None:
-            ok &= age <= limit
-        val = np.where(ok, x[np.clip(last, 0, None)], np.nan)
-        return val, age
-
-    def first(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        """First observed value of the stay up to each row (the patient's baseline)."""
-        idx = np.where(~np.isnan(x), np.arange(self.n), self.n)
-        # first observed index per stay, known only once reached: a reverse-free running min per stay
-        first_idx = pd.Series(idx).groupby(self.start).cummin().to_numpy()
-        ok = first_idx < self.n
-        return np.where(ok, x[np.clip(first_idx, 0, self.n - 1)], np.nan)
-
-    def cumcount(self, observed: NDArray[np.bool_]) -> NDArray[np.float64]:
-        c = np.cumsum(observed.astype(np.float64))
-        before = np.r_[0.0, c][self.start]
-        return np.asarray(c - before)
+class ChainError(RuntimeError):
+    """A step of the import -> bronze -> silver -> features chain failed; the message names it."""
 
 
 def news2(
@@ -181,126 +80,208 @@ def news2(
     return s
 
 
-def build_features(raw: pd.DataFrame) -> pd.DataFrame:
-    """Hourly feature frame: patient_id, hour, features, labels, subgroup columns (age, sex, site)."""
-    stays = _Stays(raw["patient_id"].to_numpy())
-    cols: dict[str, NDArray[np.float64]] = {}
-    last_vitals: dict[str, NDArray[np.float64]] = {}
-    for col, sig in VITALS.items():
-        x = raw[col].to_numpy(dtype=np.float64)
-        obs = ~np.isnan(x)
-        v = np.where(obs, x, 0.0)
-        for w in (6, 24):
-            n = stays.window_sum(obs.astype(np.float64), w)
-            s = stays.window_sum(v, w)
-            mean = np.where(n > 0, s / np.maximum(n, 1), np.nan)
-            cols[f"{sig}_mean_{w}h"] = mean
-            if w == 6:
-                ss = stays.window_sum(v * v, w)
-                var = np.where(n > 1, (ss - n * mean**2) / np.maximum(n - 1, 1), np.nan)
-                cols[f"{sig}_std_6h"] = np.sqrt(np.maximum(var, 0.0))
-                cols[f"{sig}_min_6h"] = stays.window_extreme(x, 6, np.fmin)
-                cols[f"{sig}_max_6h"] = stays.window_extreme(x, 6, np.fmax)
-            else:
-                cols[f"{sig}_count_24h"] = n
-        last, age = stays.ffill(x, FFILL_LIMIT_H)
-        cols[f"{sig}_last"] = last
-        cols[f"{sig}_missing"] = np.isnan(last).astype(np.float64)
-        cols[f"{sig}_delta_baseline"] = last - stays.first(x)
-        last_vitals[col], _ = stays.ffill(x)
-    for col, sig in LABS.items():
-        x = raw[col].to_numpy(dtype=np.float64)
-        last, age = stays.ffill(x)
-        cols[f"{sig}_last"] = last
-        cols[f"{sig}_delta_baseline"] = last - stays.first(x)
-        # how often a lab is drawn is itself a clinician's signal of concern (informative missingness)
-        cols[f"{sig}_count"] = stays.cumcount(~np.isnan(x))
-        cols[f"{sig}_hours_since"] = np.where(np.isfinite(age), age, np.nan)
-    fio2_last = cols["fio2_last"]
-    cols["news2"] = news2(
-        last_vitals["Resp"],
-        last_vitals["O2Sat"],
-        last_vitals["SBP"],
-        last_vitals["HR"],
-        last_vitals["Temp"],
-        fio2_last,
+def _news2_from_features(frame: pd.DataFrame) -> NDArray[np.float64]:
+    """NEWS2 from the contract's last-value features (observed within the 2 h forward-fill limit).
+    FiO2 is not a contract feature, so the supplemental-oxygen term scores 0 here."""
+
+    def col(name: str) -> NDArray[np.float64]:
+        return np.asarray(frame[name].to_numpy(dtype=np.float64, na_value=np.nan))
+
+    fio2 = np.zeros(len(frame))
+    return news2(col("rr_last"), col("spo2_last"), col("sbp_last"), col("hr_last"), col("temp_last"), fio2)
+
+
+def import_psv(psv_dir: Path, out: Path, *, node: str = "node") -> dict[str, Any]:
+    """Step 1: the TypeScript importer to NDJSON; returns its summary (counts)."""
+    cli = REPO_ROOT / "bin" / "aepred.js"
+    if not (REPO_ROOT / "dist" / "cli" / "main.js").exists():
+        raise ChainError("dist/cli/main.js is missing: build the CLI first (npx tsc -p tsconfig.build.json)")
+    out.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [node, str(cli), "import", "physionet2019", str(psv_dir), "--to", "dir", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "AEPRED_ROOT": str(REPO_ROOT)},
     )
-    cols["shock_index"] = last_vitals["HR"] / last_vitals["SBP"]
-    cols["age"] = raw["Age"].to_numpy(dtype=np.float64)
-    cols["sex_male"] = raw["Gender"].to_numpy(dtype=np.float64)
-    cols["unit_micu"] = raw["Unit1"].to_numpy(dtype=np.float64)
-    cols["unit_sicu"] = raw["Unit2"].to_numpy(dtype=np.float64)
-    cols["hosp_adm_time"] = raw["HospAdmTime"].to_numpy(dtype=np.float64)
-    cols["iculos"] = raw["ICULOS"].to_numpy(dtype=np.float64)
-    out = pd.DataFrame(cols)
-    out.insert(0, "patient_id", raw["patient_id"].to_numpy())
-    out.insert(1, "hour", stays.hour)
-    label = raw["SepsisLabel"].to_numpy(dtype=np.int64)
-    out["label"] = label
-    out["label_24h"] = _label_24h(label, stays)
-    out["sex"] = np.where(raw["Gender"].to_numpy() == 1, "M", "F")
-    unit1 = raw["Unit1"].to_numpy(dtype=np.float64)
-    unit2 = raw["Unit2"].to_numpy(dtype=np.float64)
-    out["site"] = np.where(unit1 == 1, "MICU", np.where(unit2 == 1, "SICU", "unknown"))
-    return out
+    if proc.returncode != 0:
+        raise ChainError(
+            f"aepred import physionet2019 {psv_dir} exited {proc.returncode}: {proc.stderr[-2000:]}"
+        )
+    text = proc.stdout.strip()
+    try:
+        return dict(json.loads(text[text.index("{") :]))
+    except ValueError:
+        return {"stdout": text[-500:]}
 
 
-def _label_24h(label: NDArray[np.int64], stays: _Stays) -> NDArray[np.int64]:
-    pos_hour = np.where(label == 1, stays.hour, np.iinfo(np.int64).max)
-    first = pd.Series(pos_hour).groupby(stays.start).transform("min").to_numpy(dtype=np.int64)
-    return np.asarray(stays.hour >= first - 18, dtype=np.int64)
+def ndjson_to_bronze(ndjson: Path, lake: Path) -> dict[str, int]:
+    """Step 2: per topic NDJSON -> bronze Parquet; the enrollment table beside it. Returns rows per topic."""
+    from pipelines import bronze
+    from pipelines.kubeflow.steps import ndjson_table
+    from pipelines.testing.synth import write_topic
+
+    rows: dict[str, int] = {}
+    for topic in bronze.TOPICS:
+        src = ndjson / f"{topic}.ndjson"
+        if src.exists() and src.stat().st_size:
+            rows[topic] = write_topic(lake, topic, ndjson_table(topic, src))
+    enr = ndjson / "enrollment.ndjson"
+    if not enr.exists():
+        raise ChainError(f"{ndjson}: the importer wrote no enrollment.ndjson")
+    (lake / "enrollment").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(enr, lake / "enrollment" / "enrollment.ndjson")
+    return rows
 
 
-FEATURE_EXCLUDE = ("patient_id", "hour", "label", "label_24h", "sex", "site")
+def _event_span(lake: Path) -> tuple[datetime, datetime]:
+    """[since, until): midnight of the first bronze event date to midnight after the last."""
+    dates = sorted(p.name.removeprefix("date=") for p in (lake / "bronze").glob("*/date=*") if p.is_dir())
+    if not dates:
+        raise ChainError(f"{lake}: no bronze partitions (did the import write any events?)")
+    first = datetime.fromisoformat(dates[0]).replace(tzinfo=UTC)
+    last = datetime.fromisoformat(dates[-1]).replace(tzinfo=UTC)
+    return first, last + timedelta(days=1)
 
 
-def feature_names(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c not in FEATURE_EXCLUDE]
+def _onsets(lake: Path) -> pd.Series:
+    """Sepsis onset (event time, ms) per patient from silver's adverse events."""
+    import pyarrow.dataset as ds
+
+    root = lake / "silver" / "adverse-events"
+    if not root.exists():
+        return pd.Series(dtype=np.int64)
+    t = ds.dataset(root, format="parquet", partitioning="hive").to_table(
+        columns=["patient_id", "event_time", "event_type"]
+    )
+    df = t.to_pandas()
+    df = df[df["event_type"] == "sepsis"]
+    ms = df["event_time"].astype("datetime64[ms, UTC]").astype("int64")
+    return pd.Series(ms.to_numpy(), index=df["patient_id"].to_numpy()).groupby(level=0).min()
 
 
-VERSION = "physionet-direct-v1"
+def _enrollment(lake: Path) -> pd.DataFrame:
+    rows = [json.loads(x) for x in (lake / "enrollment" / "enrollment.ndjson").read_text().splitlines() if x]
+    return pd.DataFrame(rows).set_index("patient_id")
 
 
-def write_frame(raw: pd.DataFrame, dst: Path) -> tuple[int, int]:
-    """Writes dst/frame.parquet and dst/feature_names.json (read by ml.data); returns (rows, patients)."""
-    import json
+def site_group(site_id: object) -> str:
+    s = str(site_id or "").lower()
+    return "MICU" if s.endswith("-micu") else "SICU" if s.endswith("-sicu") else "unknown"
 
-    from ml.data import feature_set_hash
 
-    frame = build_features(raw)
+def training_frame(lake: Path, fs: FeatureSet, since: datetime, until: datetime) -> pd.DataFrame:
+    """Step 5: feature-store rows (patient, time order) + challenge labels + subgroups + NEWS2."""
+    from pipelines.feature_store import get_training_frame
+
+    frame = get_training_frame(since, until, root=lake / "features", fs=fs)
+    if frame.empty:
+        raise ChainError(f"{lake}: the feature store holds no rows in [{since}, {until})")
+    frame = frame.sort_values(["patient_id", "snapshot_time"], kind="stable").reset_index(drop=True)
+    t = frame["snapshot_time"].astype("datetime64[ms, UTC]").astype("int64").to_numpy()
+    onset = frame["patient_id"].map(_onsets(lake)).to_numpy(dtype=np.float64, na_value=np.nan)
+    store_label = frame["label"].to_numpy()
+    frame = frame.drop(columns=["label", "label_complete"])
+    for col, hours in LABEL_HOURS.items():
+        frame[col] = (~np.isnan(onset) & (t >= onset - hours * HOUR_MS)).astype(np.int64)
+    # The store's own label (an adverse event in (t, t + params horizon]) is kept for reference.
+    frame["label_store"] = store_label.astype(np.int64)
+    enr = _enrollment(lake)
+    frame["sex"] = frame["patient_id"].map(enr["sex"]).fillna("U").to_numpy()
+    frame["site"] = [site_group(s) for s in frame["patient_id"].map(enr["site_id"])]
+    frame["hour"] = (t - t.min()) // HOUR_MS
+    frame["news2"] = _news2_from_features(frame)
+    return frame
+
+
+def _rule_totals(rules: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in rules:
+        key = f"{r['topic']}:{r['rule']}"
+        out[key] = out.get(key, 0) + int(r["rows"])
+    return dict(sorted(out.items()))
+
+
+def chain_frame(
+    psv_dir: Path,
+    work: Path,
+    spark: SparkSession,
+    *,
+    params: Params,
+    fs: FeatureSet,
+    label_spark_jobs: bool = True,
+) -> tuple[Path, dict[str, Any]]:
+    """Steps 1-5 for one folder of .psv files into `work` (replaced). Returns the frame's folder
+    (frame.parquet + feature_names.json, the layout `python -m ml train --data` reads) and timings."""
+    from pipelines.features import run_features
+    from pipelines.silver import Window_, run_silver
+    from pipelines.units import default_units
+
+    if not psv_dir.is_dir() or not any(psv_dir.glob("*.psv")):
+        raise ChainError(f"{psv_dir}: not a folder of PhysioNet .psv files")
+    shutil.rmtree(work, ignore_errors=True)
+    lake = work / "lake"
+    info: dict[str, Any] = {"psv_dir": str(psv_dir)}
+    sc = spark.sparkContext
+    t0 = time.perf_counter()
+    info["import_summary"] = import_psv(psv_dir, work / "ndjson")
+    t1 = time.perf_counter()
+    info["bronze_rows"] = ndjson_to_bronze(work / "ndjson", lake)
+    shutil.rmtree(work / "ndjson", ignore_errors=True)
+    t2 = time.perf_counter()
+    since, until = _event_span(lake)
+    if label_spark_jobs:
+        sc.setJobDescription(f"silver:{psv_dir.name}")
+    report = run_silver(
+        spark,
+        str(lake),
+        Window_(since, until),
+        params=params,
+        units=default_units(),
+        fs=fs,
+        processing_time=until + timedelta(days=1),
+    )
+    t3 = time.perf_counter()
+    if label_spark_jobs:
+        sc.setJobDescription(f"features:{psv_dir.name}")
+    res = run_features(
+        spark, str(lake), since, until, params=params, fs=fs, cadence_hours=1, log_mlflow=False, created=until
+    )
+    t4 = time.perf_counter()
+    if label_spark_jobs:
+        sc.setJobDescription(None)  # type: ignore[arg-type]
+    frame = training_frame(lake, fs, since, until)
+    dst = work / "frame"
     dst.mkdir(parents=True, exist_ok=True)
-    names = feature_names(frame)
     frame.to_parquet(dst / "frame.parquet", index=False)
     (dst / "feature_names.json").write_text(
         json.dumps(
             {
-                "feature_names": names,
-                "feature_set_hash": feature_set_hash(tuple(names)),
-                "feature_set_version": VERSION,
+                "feature_names": list(fs.names),
+                "feature_set_hash": fs.hash,
+                "feature_set_version": str(fs.version),
             }
         )
     )
-    return len(frame), int(frame["patient_id"].nunique())
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m ml.physionet --psv DIR | --raw FILE.parquet --out DIR`: a training frame."""
-    import argparse
-    import json
-
-    ap = argparse.ArgumentParser(prog="python -m ml.physionet")
-    src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--psv", type=Path, help="folder of .psv files")
-    src.add_argument("--raw", type=Path, help="a Parquet file of concatenated stays (load_raw's cache)")
-    ap.add_argument("--out", type=Path, required=True)
-    args = ap.parse_args(argv)
-    raw = load_raw(args.psv) if args.psv else pd.read_parquet(args.raw)
-    rows, patients = write_frame(raw, args.out)
-    print(json.dumps({"rows": rows, "patients": patients, "out": str(args.out)}))
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())
+    t5 = time.perf_counter()
+    info.update(
+        {
+            "window": [since.isoformat(), until.isoformat()],
+            "silver_topics": report.topics,
+            "silver_rules": _rule_totals(report.rules),
+            "feature_rows": res["rows"],
+            "rows": len(frame),
+            "patients": int(frame["patient_id"].nunique()),
+            "positive_patients": int(frame.groupby("patient_id")["label"].max().sum()),
+            "seconds": {
+                "import": round(t1 - t0, 1),
+                "bronze": round(t2 - t1, 1),
+                "silver": round(t3 - t2, 1),
+                "features": round(t4 - t3, 1),
+                "frame": round(t5 - t4, 1),
+                "total": round(t5 - t0, 1),
+            },
+        }
+    )
+    return dst, info
