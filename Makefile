@@ -72,8 +72,9 @@ clean:
 # TEST: train on TRAIN, score TEST. OUT (default bench/results/eval-physionet.json), EVAL_WORK (default
 # .local/bench/eval-physionet) and EPOCHS are optional.
 .PHONY: eval-physionet
-eval-physionet: build
+eval-physionet:
 	@test -n "$(TRAIN)" || { echo "usage: make eval-physionet TRAIN=<dir> [TEST=<dir>] [OUT=<json>]" >&2; exit 2; }
+	@$(MAKE) --no-print-directory build
 	$(PY) bench/eval-physionet.bench.py --train "$(TRAIN)" $(if $(TEST),--test "$(TEST)") \
 		$(if $(OUT),--out "$(OUT)") $(if $(EVAL_WORK),--work "$(EVAL_WORK)") $(if $(EPOCHS),--epochs $(EPOCHS))
 
