@@ -1,19 +1,22 @@
 /**
  * The closed loop for a person to watch (issue 9):
  *   npx tsx scripts/demo/closed-loop.ts --lake PATH [--scenario site-drift|concept-drift]
- *        [--patients 120] [--days 16] [--seed 7] [--start 2025-01-06] [--epochs 3] [--simulate]
+ *        [--patients 120] [--days 16] [--seed 7] [--start 2025-01-06] [--epochs 3] [--simulate] [--bench]
  * With --simulate (or a lake without bronze/) a trial of the scenario is simulated into PATH first.
  * Prints: serving features -> production model -> monitoring -> condition holds -> detected ->
  * retraining -> staging -> canary -> promoted / rolled back; then a second run whose candidate is
  * worse -> rolled back; then production rolled back under scoring load. Same code path as the
  * integration test (src/retrain/scenario.ts). Uses the stack's MLflow (aepred stack up) and a
- * small-trial params file (docs/retraining.md); the model name is fresh per run.
+ * small-trial params file (docs/retraining.md); the model name is fresh per run. With --bench the run
+ * is appended to bench/results/closed-loop.json (src/retrain/bench.ts).
  */
 import { existsSync, mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { appendClosedLoopBench } from '../../src/retrain/bench.js';
 import { runClosedLoopScenario } from '../../src/retrain/scenario.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -27,6 +30,7 @@ const { values: a } = parseArgs({
     start: { type: 'string', default: '2025-01-06' },
     epochs: { type: 'string', default: '3' },
     simulate: { type: 'boolean', default: false },
+    bench: { type: 'boolean', default: false },
     mlflow: { type: 'string', default: process.env.MLFLOW_TRACKING_URI ?? 'http://127.0.0.1:55000' },
   },
 });
@@ -44,6 +48,8 @@ const say = (step: string, text: string) =>
   process.stdout.write(
     `\x1b[1;36m[${((performance.now() - wall0) / 1000).toFixed(0).padStart(4)} s] ${step}\x1b[0m ${text}\n`,
   );
+const load0 = loadavg()[0] ?? 0;
+const model = `aepred-demo-loop-${a.scenario}-${Date.now().toString(36)}`;
 const r = await runClosedLoopScenario({
   repoRoot: ROOT,
   python: join(ROOT, '.venv', 'bin', 'python'),
@@ -56,7 +62,7 @@ const r = await runClosedLoopScenario({
   seed: Number(a.seed),
   start: String(a.start),
   epochs: Number(a.epochs),
-  model: `aepred-demo-loop-${a.scenario}-${Date.now().toString(36)}`,
+  model,
   simulate: a.simulate || !existsSync(join(lake, 'bronze')),
   logger: pino({ level: 'warn' }),
   wall: () => performance.now(),
@@ -70,3 +76,12 @@ say(
   'summary',
   `condition -> trigger ${lat === null ? 'n/a' : `${lat} h`} of trial time; run 1 ${r.run1.verdict?.verdict.decision ?? 'no verdict'}; run 2 ${r.run2.verdict?.verdict.decision ?? 'no verdict'}; ${r.rollback === null ? 'rollback drill skipped (nothing was promoted)' : `rollback swap ${r.rollback.swapMs.toFixed(3)} ms, ${r.rollback.failures} failed of ${r.rollback.served} scorings`}`,
 );
+if (a.bench)
+  appendClosedLoopBench(ROOT, r, {
+    scenario: String(a.scenario),
+    patients: Number(a.patients),
+    days: Number(a.days),
+    model,
+    load0,
+    source: 'demo',
+  });

@@ -10,15 +10,15 @@
  * production is rolled back under concurrent scoring load: no failed scoring, swap < 1 s.
  *
  * Small-trial settings: docs/retraining.md. Needs the stack's MLflow (`aepred stack up`).
- * Writes bench/results/closed-loop.json when AEPRED_CL_BENCH=1 (the measured run of record).
+ * With AEPRED_CL_BENCH=1 the run is appended to bench/results/closed-loop.json (src/retrain/bench.ts).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { appendClosedLoopBench } from '../../src/retrain/bench.js';
 import { runClosedLoopScenario } from '../../src/retrain/scenario.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -53,75 +53,15 @@ describe.skipIf(process.env.AEPRED_SKIP_CLOSED_LOOP === '1')(`closed loop (${SCE
       say: (step, text) => process.stdout.write(`[closed-loop] ${step}: ${text}\n`),
     });
     const { loop, bad } = r;
-    const HOURS = (a: number | null, b: number | null) => (a === null || b === null ? null : (b - a) / HOUR);
-    const latencyH0 = HOURS(r.run1.conditionAt, r.run1.triggerAt);
-    if (process.env.AEPRED_CL_BENCH === '1') {
-      const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-      const total = r.wallSeconds.total;
-      const doc = {
-        name: 'closed-loop',
-        metric: 'closed_loop_wall_seconds',
-        unit: 's',
-        median: total,
-        min: total,
-        max: total,
-        runs: 1,
-        samples: [total],
-        git_commit: commit,
-        machine_cores: cpus().length,
-        node: process.version,
-        recorded_at: new Date().toISOString(),
-        notes: `ONE run (runs: 1) of tests/integration/closed-loop-site-drift.test.ts, scenario ${SCENARIO}, ${PATIENTS} patients x 16 days, 3 epochs, retraining window 4 days, shared 2-core machine, 1-min load ${load0.toFixed(1)} at start and ${(loadavg()[0] ?? 0).toFixed(1)} at end. Wall time = simulate + serving features + first model + run 1 (detect, retrain, canary, promote) + run 2 (worse candidate, rolled back) + rollback under load.`,
-        extra: {
-          scenario: SCENARIO,
-          patients: PATIENTS,
-          days: 16,
-          model,
-          load_1m_start: load0,
-          load_1m_end: loadavg()[0] ?? 0,
-          wall_seconds: r.wallSeconds,
-          bootstrap_seconds: r.bootstrap.durationSeconds,
-          bootstrap_steps: r.bootstrap.steps,
-          serving_steps: r.serving.steps,
-          replay_rows: r.serving.rows,
-          detection: {
-            drift_starts_at: new Date(r.driftAt).toISOString(),
-            monitoring_from: new Date(r.monitorFrom).toISOString(),
-            condition_at: r.run1.conditionAt === null ? null : new Date(r.run1.conditionAt).toISOString(),
-            trigger_at: r.run1.triggerAt === null ? null : new Date(r.run1.triggerAt).toISOString(),
-            condition_to_trigger_trial_hours: latencyH0,
-            probe_resolution_trial_hours: 1,
-            reason: r.run1.triggerReason,
-            rules: r.run1.triggerRules,
-          },
-          run1: {
-            wall_seconds: r.run1.wallSeconds,
-            retraining_seconds: r.run1.report?.durationSeconds,
-            steps: r.run1.report?.steps,
-            comparison: r.run1.report?.comparison,
-            registered_version: r.run1.report?.registeredVersion,
-            lineage_tag: r.run1.report?.lineageTag,
-            verdict: r.run1.verdict?.verdict,
-          },
-          run2: {
-            wall_seconds: r.run2.wallSeconds,
-            retraining_seconds: r.run2.report?.durationSeconds,
-            candidate: r.run2.report?.registeredVersion,
-            verdict: r.run2.verdict?.verdict,
-          },
-          rollback_under_load: r.rollback && {
-            swap_ms: r.rollback.swapMs,
-            served_after_ms: r.rollback.servedAfterMs,
-            served: r.rollback.served,
-            failed_requests: r.rollback.failures,
-            concurrent_scorers: r.rollback.scorers,
-            to_version: r.rollback.toVersion,
-          },
-          notices: r.notices.map((n) => `${n.action}: ${n.text}`),
-        },
-      };
-      writeFileSync(join(ROOT, 'bench', 'results', 'closed-loop.json'), `${JSON.stringify(doc, null, 2)}\n`);
-    }
+    if (process.env.AEPRED_CL_BENCH === '1')
+      appendClosedLoopBench(ROOT, r, {
+        scenario: SCENARIO,
+        patients: PATIENTS,
+        days: 16,
+        model,
+        load0,
+        source: 'test',
+      });
 
     // the first production model
     expect(r.bootstrap.outcome).toBe('staging');
