@@ -35,13 +35,13 @@ from ml.metrics import (  # noqa: E402
 from ml.params import load_params  # noqa: E402
 from ml.paths import LOCAL_DIR  # noqa: E402
 from ml.physionet import ChainError, chain_frame  # noqa: E402
-from ml.recipe import TrainConfig, platt_fit  # noqa: E402
-from ml.train import Options, train_full  # noqa: E402
 
 
 def _news2(recipe: Any, label: str) -> dict[str, Any]:
     """NEWS2 on the same split: AUROC/AUPRC of the raw score; probabilities by Platt scaling on the
     validation split for ECE; utility at the validation-best threshold and at the clinical >= 5."""
+    from ml.recipe import platt_fit
+
     val, test = recipe.val_set.frame, recipe.test_set.frame
     s_val = val["news2"].to_numpy(dtype=np.float64)
     s_test = test["news2"].to_numpy(dtype=np.float64)
@@ -103,6 +103,10 @@ def main() -> int:
     if args.test is not None and args.test.resolve() == args.train.resolve():
         ap.error("--test must be a different folder than --train")
     started = time.perf_counter()
+    # torch is imported only once the arguments are known good (a usage error stays fast)
+    from ml.recipe import TrainConfig
+    from ml.train import Options, train_full
+
     params = _params()
     from pipelines.featureset import default_feature_set
 
