@@ -190,7 +190,8 @@ def training_frame(lake: Path, fs: FeatureSet, since: datetime, until: datetime)
     enr = _enrollment(lake)
     frame["sex"] = frame["patient_id"].map(enr["sex"]).fillna("U").to_numpy()
     frame["site"] = [site_group(s) for s in frame["patient_id"].map(enr["site_id"])]
-    frame["hour"] = (t - t.min()) // HOUR_MS
+    # hours since the first bronze day (= ICULOS with the importer's midnight anchor); not a feature
+    frame["iculos"] = (t - int(since.timestamp() * 1000)) // HOUR_MS
     frame["news2"] = _news2_from_features(frame)
     return frame
 
