@@ -53,7 +53,7 @@ export interface ClosedLoopOptions {
   readonly audit?: AuditLog;
   readonly webhookUrl?: string;
   /** Compare candidate and production on a recent hold-out (pipeline.ts); absent: ml train's split. */
-  readonly comparison?: ComparisonHoldout;
+  readonly comparison?: Omit<ComparisonHoldout, 'labelHours'>;
 }
 
 const HOUR = 3_600_000;
@@ -108,7 +108,7 @@ export class ClosedLoop {
           cadenceHours: r.feature_cadence_hours,
           maxEpochs: r.max_epochs,
           seed: p.seed,
-          ...(o.comparison ? { comparison: o.comparison } : {}),
+          ...(o.comparison ? { comparison: { ...o.comparison, labelHours: p.labels.horizon_hours } } : {}),
           env: { ...process.env, MLFLOW_TRACKING_URI: o.trackingUri },
           wall: o.wall,
         });

@@ -81,8 +81,14 @@ export interface LocalPipelineOptions {
 }
 
 export interface ComparisonHoldout {
-  /** The test set's time span: the window's last `hours` (> 0). */
+  /** The test set's time span: the last `hours` (> 0) of labelled data in the window. */
   readonly hours: number;
+  /**
+   * Labels arrive this long after a snapshot (labels.horizon_hours): the window's last
+   * `labelHours` hold only the positives seen so far (negatives are not yet known), so the test set
+   * ends there: [end - labelHours - hours, end - labelHours).
+   */
+  readonly labelHours: number;
   /** Share of the window's patients held out of training (0 < share < 1), stratified by label. */
   readonly share: number;
 }
@@ -90,20 +96,21 @@ export interface ComparisonHoldout {
 /**
  * Writes `<out>/train/train.parquet` (+ feature_names.json: the feature store's names and hash) with
  * the training patients' rows, and `<out>/test/test.parquet` with the held-out patients' rows of the
- * last hours; prints the row and positive counts. argv: store start end test_start share seed out.
+ * last hours; prints the row and positive counts. argv: store start end test_start test_end share seed out.
  */
 const HOLDOUT = `
 import json, sys
 from pathlib import Path
 import numpy as np, pandas as pd
 from ml.data import load_feature_store, split_by_patient
-store, start, end, test_start, share, seed, out = sys.argv[1:8]
+store, start, end, test_start, test_end, share, seed, out = sys.argv[1:9]
 frame, fs = load_feature_store(Path(store), start, end)
 pid = frame["patient_id"].to_numpy()
 y = frame["label"].to_numpy()
 s = float(share)
 split = split_by_patient(pid, y, (1 - s, 0.0, s), int(seed))
-recent = (frame["snapshot_time"] >= pd.Timestamp(test_start)).to_numpy()
+ts = frame["snapshot_time"]
+recent = ((ts >= pd.Timestamp(test_start)) & (ts < pd.Timestamp(test_end))).to_numpy()
 train, test = frame[split.train], frame[split.test & recent]
 for name, f in (("train", train), ("test", test)):
     if f.empty or f["label"].nunique() < 2:
@@ -118,7 +125,7 @@ test.to_parquet(o / "test" / "test.parquet", index=False)
 print(json.dumps({"train_rows": len(train), "train_positives": int(train["label"].sum()),
   "train_patients": int(train["patient_id"].nunique()), "test_rows": len(test),
   "test_positives": int(test["label"].sum()), "test_patients": int(test["patient_id"].nunique()),
-  "test_start": test_start}))
+  "test_start": test_start, "test_end": test_end}))
 `;
 
 function iso(ms: number): string {
@@ -189,7 +196,8 @@ export class LocalPipeline implements TrainingPipeline {
     if (o.comparison) {
       const c = o.comparison;
       const dir = join(input.outDir, 'comparison');
-      const testStart = iso(Math.max(input.window.start, input.window.end - c.hours * 3_600_000));
+      const testEndMs = input.window.end - c.labelHours * 3_600_000;
+      const testStart = iso(Math.max(input.window.start, testEndMs - c.hours * 3_600_000));
       holdout = await this.#step(steps, 'comparison-holdout', [
         '-c',
         HOLDOUT,
@@ -197,6 +205,7 @@ export class LocalPipeline implements TrainingPipeline {
         since,
         until,
         testStart,
+        iso(testEndMs),
         String(c.share),
         String(o.seed ?? 42),
         dir,

@@ -199,7 +199,8 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
 
   const common = {
     // candidate and production are compared on the same recent data, seen by neither: the held-out
-    // patients' last day before the trigger (after the drift: the rules fire a day or more into it).
+    // patients' last labelled day before the trigger (labels lag a day, so it reaches from about a
+    // day before the drift to 6-18 h into it when the rules fire 30-42 h into the drift).
     // The candidate's own split of its 4-day window held mostly pre-drift rows, a day of which
     // production had been trained on (measured: demo run rejected at -0.050 while the candidate was
     // +0.11 better than production on the post-drift day; docs/retraining.md)
