@@ -211,7 +211,7 @@ export class PatientSupervisor {
     const now = this.#o.clock.now();
     const d = decide(this.#spec, c.restarts, now);
     const error = err instanceof Error ? err.message : String(err);
-    this.#log.warn({ decision: d.action, error }, 'patient actor failed');
+    this.#log.warn({ patient_actor: p, decision: d.action, error }, 'patient actor failed');
     c.actor.stop();
     if (d.action !== 'restart') {
       this.#children.delete(p);
