@@ -62,7 +62,16 @@ export class ModelSupervisor implements ModelRouter {
   }
 
   async #release(h: Held): Promise<void> {
-    await h.session.release();
+    try {
+      await h.session.release();
+    } catch (e) {
+      // Called fire-and-forget: a failed release is logged rather than left as an unhandled rejection.
+      this.#log.warn(
+        { model_version: h.session.version, err: (e as Error).message },
+        'model session release failed',
+      );
+      return;
+    }
     this.#emit({ type: 'model.session.released', version: h.session.version });
   }
 

@@ -110,7 +110,11 @@ export class PatientSupervisor {
     const every = this.#o.params.snapshot_interval_seconds * 1000;
     const tick = (): void => {
       this.#timer = this.#o.clock.setTimer(every, tick);
-      void this.sweep();
+      // A failed sweep (store unreachable, fence lost to another replica) must not become an
+      // unhandled rejection: it is logged, and the next tick tries again with the state still dirty.
+      this.sweep().catch((e: unknown) =>
+        this.#log.warn({ err: e instanceof Error ? e.message : String(e) }, 'snapshot sweep failed'),
+      );
     };
     this.#timer = this.#o.clock.setTimer(every, tick);
   }
