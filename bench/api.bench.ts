@@ -44,6 +44,8 @@ interface GeneratorStats {
   max: number;
   throughput: number;
   cpu_ms: number;
+  /** Time the generator's main thread was runnable but waiting for a CPU (/proc schedstat). */
+  runqueue_ms: number;
 }
 
 interface RunStats extends GeneratorStats {
@@ -52,6 +54,9 @@ interface RunStats extends GeneratorStats {
   generator_cpu_ms_per_req: number;
   postgres_cpu_ms_per_req: number;
   cpu_ms_budget_per_req: number;
+  /** The service's event-loop thread runnable but not running (other processes had the cores). */
+  service_runqueue_wait_ms_per_req: number;
+  generator_runqueue_wait_ms_per_req: number;
   load_average_1m: number;
 }
 
@@ -61,11 +66,15 @@ const https = require('node:https');
 let input = '';
 process.stdin.on('data', (c) => (input += c));
 process.stdin.on('end', () => run(JSON.parse(input)));
+function runqueueMs() {
+  try { return Number(require('node:fs').readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]) / 1e6; } catch { return 0; }
+}
 function run({ url, ca, key, ids, rate, seconds, connections }) {
   const agent = new https.Agent({ keepAlive: true, maxSockets: connections, ca });
   const lat = []; const statuses = {}; let sent = 0, ok = 0, errors = 0, done = 0;
   const total = Math.round(rate * seconds);
   const cpu0 = process.cpuUsage();
+  const wait0 = runqueueMs();
   const start = performance.now() + 50;
   function one(i) {
     const scheduled = start + (i * 1000) / rate;
@@ -90,7 +99,7 @@ function run({ url, ca, key, ids, rate, seconds, connections }) {
     lat.sort((a, b) => a - b);
     const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
     agent.destroy();
-    process.stdout.write(JSON.stringify({ sent, ok, errors, statuses, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: lat[lat.length - 1], throughput: ok / wall, cpu_ms: (cpu.user + cpu.system) / 1000 }));
+    process.stdout.write(JSON.stringify({ sent, ok, errors, statuses, p50: q(0.5), p95: q(0.95), p99: q(0.99), max: lat[lat.length - 1], throughput: ok / wall, cpu_ms: (cpu.user + cpu.system) / 1000, runqueue_ms: runqueueMs() - wait0 }));
   }
   let i = 0;
   (function tick() {
@@ -146,6 +155,15 @@ async function postgresCpu(svc: RealService): Promise<Map<number, number>> {
   return out;
 }
 
+/** Run-queue wait (ms) of this process's main thread: the event loop ready to run, no core free. */
+function runqueueMs(): number {
+  try {
+    return Number(readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function cpuDelta(before: Map<number, number>, after: Map<number, number>): number {
   let ms = 0;
   for (const [pid, t] of after) ms += t - (before.get(pid) ?? 0);
@@ -161,8 +179,10 @@ async function loadRun(
 ): Promise<RunStats> {
   const pg0 = await postgresCpu(svc);
   const cpu0 = process.cpuUsage();
+  const wait0 = runqueueMs();
   const g = await generate(svc, key, ids, rate, seconds);
   const cpu = process.cpuUsage(cpu0);
+  const wait = runqueueMs() - wait0;
   const pgMs = cpuDelta(pg0, await postgresCpu(svc));
   const per = (ms: number) => Math.round((ms / g.sent) * 1000) / 1000;
   return {
@@ -172,6 +192,8 @@ async function loadRun(
     generator_cpu_ms_per_req: per(g.cpu_ms),
     postgres_cpu_ms_per_req: per(pgMs),
     cpu_ms_budget_per_req: Math.round(((cpus().length * 1000) / rate) * 1000) / 1000,
+    service_runqueue_wait_ms_per_req: per(wait),
+    generator_runqueue_wait_ms_per_req: per(g.runqueue_ms),
     load_average_1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
   };
 }
@@ -310,6 +332,8 @@ async function profile(svc: RealService, ids: string[], seconds: number): Promis
     else if (functionName === '(program)')
       cat = 'native, no JS on stack (TLS record crypto, socket I/O, libuv)';
     else cat = categoryOf(node.id);
+    // onnxruntime-node's native inference is a native frame with no url (V8 names it `(anonymous)`,
+    // once `endProfiling`, which aepred never calls), filed under onnxruntime through its caller.
     by.set(cat, (by.get(cat) ?? 0) + hits);
     const fn = `${functionName || '(anonymous)'} ${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/src\//, 'src/')}:${lineNumber + 1}`;
     fns.set(fn, (fns.get(fn) ?? 0) + hits);
@@ -354,7 +378,11 @@ try {
   const prd: RunStats[] = [];
   for (let i = 0; i < 3; i++) {
     say(`run at ${PRD_RATE} req/s`);
-    prd.push(await loadRun(svc, svc.keys.reader, ids, PRD_RATE, SECONDS));
+    const s = await loadRun(svc, svc.keys.reader, ids, PRD_RATE, SECONDS);
+    prd.push(s);
+    say(
+      `p99 ${s.p99.toFixed(1)} ms, event loop waited ${s.service_runqueue_wait_ms_per_req} ms/req for a core`,
+    );
   }
   const runs: RunStats[] = [];
   const result = await bench({
@@ -367,7 +395,9 @@ try {
       say(`run at ${RATE} req/s`);
       const s = await loadRun(svc, svc.keys.reader, ids, RATE, SECONDS);
       runs.push(s);
-      say(`p99 ${s.p99.toFixed(1)} ms, server ${s.server_cpu_ms_per_req} ms CPU/req`);
+      say(
+        `p99 ${s.p99.toFixed(1)} ms, server ${s.server_cpu_ms_per_req} ms CPU/req, event loop waited ${s.service_runqueue_wait_ms_per_req} ms/req for a core`,
+      );
       return s.p99;
     },
   });
@@ -386,6 +416,10 @@ try {
       load_generator: median(rs.map((r) => r.generator_cpu_ms_per_req)),
       postgres_backends: median(rs.map((r) => r.postgres_cpu_ms_per_req)),
       budget_all_cores: rs[0]?.cpu_ms_budget_per_req,
+    },
+    runqueue_wait_ms_per_request_median: {
+      service_event_loop: median(rs.map((r) => r.service_runqueue_wait_ms_per_req)),
+      load_generator: median(rs.map((r) => r.generator_runqueue_wait_ms_per_req)),
     },
     per_run: rs.map(({ statuses: _s, ...r }) => r),
   });
