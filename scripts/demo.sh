@@ -66,6 +66,10 @@ done
 KEY=$($AEPRED apikey create --name "demo-$(date +%s)" --role admin 2>/dev/null | head -1)
 echo "$KEY" >"$RUN/api-key"
 chmod 600 "$RUN/api-key"
+# Alertmanager calls the service's webhook with an operator key it reads from this file
+# (ops/local/stack.yaml aepred.webhook_key_file).
+[ -s .local/secrets/alertmanager-api-key ] ||
+  $AEPRED apikey create --name alertmanager --role operator --out .local/secrets/alertmanager-api-key
 sleep 10 # the actors catch up with the trial from Kafka
 PATIENT=$(head -1 <(PGPASSWORD=aepred psql -h 127.0.0.1 -p 55432 -U aepred -d aepred -tAc \
   "select patient_id from enrollment where trial_id like 'AEPSIM%' order by patient_id limit 1"))
