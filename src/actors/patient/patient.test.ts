@@ -43,7 +43,7 @@ function vitals(t: number, hr: number): Observation {
   return { kind: 'vitals', time: t, source: 'mon', values };
 }
 
-function setup() {
+function setup(journalLimit?: number) {
   const clock = new SimulatedClock(1_000_000);
   const store = new MemorySnapshotStore();
   const events: PatientEvent[] = [];
@@ -58,6 +58,7 @@ function setup() {
     clock,
     params: params.actors,
     logger: log,
+    ...(journalLimit === undefined ? {} : { journalLimit }),
     emit: (e) =>
       e.type.startsWith('patient.actor') || e.type.startsWith('patients.')
         ? other.push(e.type)
@@ -151,6 +152,26 @@ describe('PatientSupervisor and PatientActor', () => {
     await sup.idle();
     expect(other).toContain('patient.actor.restarted');
     expect(sup.actor(pid)!.state.applied.get('patient-vitals:0')).toBe(6n);
+  });
+
+  it('snapshots an actor on its own when its journal outgrows the limit, and restarts from that snapshot', async () => {
+    const { sup, store, clock, other, models } = setup(10);
+    models.install('production', new FakeSession(modelVersion('2'), 66));
+    for (let i = 0; i < 25; i++) await sup.deliver(pid, vitals(i * 20 * 60_000, 70 + (i % 5)), pos(i));
+    await sup.idle();
+    await new Promise((r) => setImmediate(r));
+    // No checkpoint ran, yet the store holds a snapshot taken after at least 10 events.
+    const snap = await store.get(pid);
+    expect(snap?.features.vitals.n).toBeGreaterThanOrEqual(10);
+    await sup.deliver(pid, vitals(25 * 20 * 60_000, 66), pos(25)); // scoring throws
+    clock.advance(params.actors.restart.initial_backoff_ms);
+    await new Promise((r) => setImmediate(r));
+    await sup.idle();
+    expect(other).toContain('patient.actor.restarted');
+    // Restored from the early snapshot + the journal since it: every event but the poison.
+    const st = sup.actor(pid)!.state;
+    expect(st.applied.get('patient-vitals:0')).toBe(24n);
+    expect(st.features.toState().vitals.n).toBe(25);
   });
 
   it('stops and escalates after too many restarts', async () => {

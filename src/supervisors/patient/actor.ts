@@ -41,6 +41,13 @@ export interface PatientSupervisorOptions {
    * snapshot instead of activating a second live actor here.
    */
   partitionOf?: (p: PatientId) => number;
+  /**
+   * Events an actor may journal before it is snapshotted on its own, ahead of the periodic checkpoint.
+   * The journal (for restarts) holds every event since the last snapshot; the checkpoint comes every
+   * `actors.snapshot_interval_seconds` of processing time, which during a catch-up at ~300,000
+   * events/s would be gigabytes of journal. Default JOURNAL_LIMIT.
+   */
+  journalLimit?: number;
 }
 
 interface Child {
@@ -48,6 +55,12 @@ interface Child {
   lastActive: number;
   /** Commands since the last snapshot: replayed onto it when the actor is restarted. */
   journal: PatientCommand[];
+  /** How many commands were dropped from the front of the journal so far (absolute positions). */
+  journalBase: number;
+  /** Events in the journal (a batch counts its events). */
+  journalEvents: number;
+  /** An early snapshot of this actor is being written (journal over the limit). */
+  saving: boolean;
   restarts: readonly number[];
   /**
    * Whether the store holds a snapshot of this actor (restored from one, or written since): a restart
@@ -57,6 +70,12 @@ interface Child {
 }
 
 const NO_RESTARTS: readonly number[] = Object.freeze([]);
+
+const eventsIn = (cmd: PatientCommand): number =>
+  cmd.type === 'patient.events.apply' ? cmd.items.length : 1;
+
+/** Default PatientSupervisorOptions.journalLimit. */
+export const JOURNAL_LIMIT = 1000;
 
 /**
  * PatientSupervisor: spawns an actor on a patient's first event (restoring its Redis snapshot when
@@ -154,8 +173,49 @@ export class PatientSupervisor {
     }
     const c = this.#children.get(p) ?? (await this.#activate(p));
     c.lastActive = this.#o.clock.now();
+    // Enqueue first: an early snapshot started by #journal waits for the mailbox including cmd.
+    const done = c.actor.send(cmd);
+    this.#journal(c, cmd);
+    await done;
+  }
+
+  #journal(c: Child, cmd: PatientCommand): void {
     c.journal.push(cmd);
-    await c.actor.send(cmd);
+    c.journalEvents += eventsIn(cmd);
+    if (c.journalEvents > (this.#o.journalLimit ?? JOURNAL_LIMIT) && !c.saving) void this.#saveEarly(c);
+  }
+
+  /** Drops the journal's commands before absolute position `upto` (they are in a stored snapshot). */
+  #trim(c: Child, upto: number): void {
+    const drop = upto - c.journalBase;
+    if (drop <= 0) return;
+    for (let i = 0; i < drop; i++) c.journalEvents -= eventsIn(c.journal[i]!);
+    c.journal = c.journal.slice(drop);
+    c.journalBase = upto;
+  }
+
+  /** Snapshots one actor whose journal outgrew the limit; on failure the journal is kept. */
+  async #saveEarly(c: Child): Promise<void> {
+    c.saving = true;
+    const upto = c.journalBase + c.journal.length;
+    try {
+      await c.actor.idle();
+      if (this.#children.get(c.actor.id) !== c) return;
+      const snap = toSnapshot(c.actor.state as PatientState);
+      c.actor.dirty = false;
+      try {
+        await this.#o.store.putMany([snap], this.#fence);
+      } catch (e) {
+        c.actor.dirty = true;
+        throw e;
+      }
+      c.snapshotted = true;
+      this.#trim(c, upto);
+    } catch (e) {
+      this.#log.warn({ patient_actor: c.actor.id, err: e }, 'early snapshot failed; the journal is kept');
+    } finally {
+      c.saving = false;
+    }
   }
 
   /** Scores a patient at t: by its live actor, or from the snapshot when another replica owns it. */
@@ -170,8 +230,9 @@ export class PatientSupervisor {
   async acknowledge(p: PatientId, t: number, by: string): Promise<void> {
     const c = this.#children.get(p) ?? (await this.#activate(p));
     const cmd: PatientCommand = { type: 'patient.alert.acknowledge', t, by };
-    c.journal.push(cmd);
-    await c.actor.send(cmd);
+    const done = c.actor.send(cmd);
+    this.#journal(c, cmd);
+    await done;
   }
 
   /** Waits until every mailbox is empty. */
@@ -201,6 +262,9 @@ export class PatientSupervisor {
       actor,
       lastActive: this.#o.clock.now(),
       journal: [],
+      journalBase: 0,
+      journalEvents: 0,
+      saving: false,
       restarts: prev?.restarts ?? NO_RESTARTS,
       snapshotted,
     };
@@ -247,6 +311,7 @@ export class PatientSupervisor {
         }
         this.#restarting.delete(p);
         fresh.journal = replay;
+        fresh.journalEvents = replay.reduce((a, x) => a + eventsIn(x), 0);
         for (const x of replay) void fresh.actor.send(x);
         this.#o.emit({ type: 'patient.actor.restarted', patientId: p, delayMs: d.delayMs });
       })();
@@ -278,16 +343,22 @@ export class PatientSupervisor {
       if (!c.actor.dirty || !filter(c.actor)) continue;
       // Journal entries before `upto` are applied once idle() settles, so they are in the snapshot;
       // later ones (delivered while the snapshot is written) stay for a restart (replay is idempotent).
-      const upto = c.journal.length;
+      const upto = c.journalBase + c.journal.length;
       await c.actor.idle();
       snaps.push(toSnapshot(c.actor.state as PatientState));
       c.actor.dirty = false;
       kids.push({ c, upto });
     }
-    await this.#o.store.putMany(snaps, this.#fence);
+    try {
+      await this.#o.store.putMany(snaps, this.#fence);
+    } catch (e) {
+      // Not stored: still dirty, so the next checkpoint writes them before it commits anything.
+      for (const { c } of kids) c.actor.dirty = true;
+      throw e;
+    }
     for (const { c, upto } of kids) {
       c.snapshotted = true;
-      c.journal = c.journal.slice(upto);
+      this.#trim(c, upto);
     }
     return snaps.length;
   }
