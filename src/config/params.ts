@@ -151,6 +151,7 @@ const MonitoringSchema = z.strictObject({
   bucket_minutes: z.number().int().positive(),
   auroc_threshold: unit,
   consecutive_checks: z.number().int().min(1),
+  auroc_max_drop: z.number().positive().lt(1).nullable().default(null),
   min_labelled: z.number().int().nonnegative(),
   ks_threshold: unit,
   max_drifted_features: z.number().int().nonnegative(),
