@@ -192,7 +192,10 @@ def _registry_version(
             f" with git_commit {commit}... registered before the prediction"
         )
     matched.sort(key=lambda mv: int(mv.version))
-    chosen = matched[-1]
+    # search_model_versions leaves `aliases` empty on MLflow's SQL store (mlflow/mlflow#9783: only
+    # get_model_version / get_model_version_by_alias fill them in), so the chosen version is read
+    # again on its own: its aliases (`production`, `staging`) are part of the lineage.
+    chosen = client.get_model_version(matched[-1].name, matched[-1].version)
     notes = (
         [
             f"model_version {model_version!r} matches versions {[str(m.version) for m in matched]} of"
