@@ -154,7 +154,7 @@ describe('PatientSupervisor and PatientActor', () => {
     expect(sup.actor(pid)!.state.applied.get('patient-vitals:0')).toBe(6n);
   });
 
-  it('snapshots an actor on its own when its journal outgrows the limit, and restarts from that snapshot', async () => {
+  it('snapshots on its own when the journals outgrow the limit, and restarts from that snapshot', async () => {
     const { sup, store, clock, other, models } = setup(10);
     models.install('production', new FakeSession(modelVersion('2'), 66));
     for (let i = 0; i < 25; i++) await sup.deliver(pid, vitals(i * 20 * 60_000, 70 + (i % 5)), pos(i));

@@ -42,10 +42,10 @@ export interface PatientSupervisorOptions {
    */
   partitionOf?: (p: PatientId) => number;
   /**
-   * Events an actor may journal before it is snapshotted on its own, ahead of the periodic checkpoint.
-   * The journal (for restarts) holds every event since the last snapshot; the checkpoint comes every
-   * `actors.snapshot_interval_seconds` of processing time, which during a catch-up at ~300,000
-   * events/s would be gigabytes of journal. Default JOURNAL_LIMIT.
+   * Events journaled across all actors before the supervisor snapshots the dirty actors on its own,
+   * ahead of the periodic checkpoint. The journals (for restarts) hold every event since each actor's
+   * last snapshot; the checkpoint comes every `actors.snapshot_interval_seconds` of processing time,
+   * which during a catch-up at ~300,000 events/s is gigabytes of journal. Default JOURNAL_LIMIT.
    */
   journalLimit?: number;
 }
@@ -59,8 +59,6 @@ interface Child {
   journalBase: number;
   /** Events in the journal (a batch counts its events). */
   journalEvents: number;
-  /** An early snapshot of this actor is being written (journal over the limit). */
-  saving: boolean;
   restarts: readonly number[];
   /**
    * Whether the store holds a snapshot of this actor (restored from one, or written since): a restart
@@ -74,8 +72,8 @@ const NO_RESTARTS: readonly number[] = Object.freeze([]);
 const eventsIn = (cmd: PatientCommand): number =>
   cmd.type === 'patient.events.apply' ? cmd.items.length : 1;
 
-/** Default PatientSupervisorOptions.journalLimit. */
-export const JOURNAL_LIMIT = 1000;
+/** Default PatientSupervisorOptions.journalLimit (~30-70 MB of journaled events). */
+export const JOURNAL_LIMIT = 100_000;
 
 /**
  * PatientSupervisor: spawns an actor on a patient's first event (restoring its Redis snapshot when
@@ -94,6 +92,11 @@ export class PatientSupervisor {
   #owned: Set<number> | undefined;
   /** Fence of the consumer-group generation the actors are fed under (store.ts). */
   #fence = 0;
+  /** Events in all journals. */
+  #journaled = 0;
+  #early = false;
+  /** Snapshot rounds run one after another (see snapshotAll). */
+  #snapshots: Promise<unknown> = Promise.resolve();
   /** One for all actors (they pass their id): two closures per actor would be ~200 bytes each. */
   readonly #outputs: PatientOutputs = {
     emit: (e) => this.#o.emit(e),
@@ -142,7 +145,10 @@ export class PatientSupervisor {
     if (this.#timer) this.#o.clock.clearTimer(this.#timer);
     this.#timer = undefined;
     await this.snapshotAll();
-    for (const c of this.#children.values()) c.actor.stop();
+    for (const c of this.#children.values()) {
+      c.actor.stop();
+      this.#forget(c);
+    }
     this.#children.clear();
   }
 
@@ -180,42 +186,36 @@ export class PatientSupervisor {
   }
 
   #journal(c: Child, cmd: PatientCommand): void {
+    const n = eventsIn(cmd);
     c.journal.push(cmd);
-    c.journalEvents += eventsIn(cmd);
-    if (c.journalEvents > (this.#o.journalLimit ?? JOURNAL_LIMIT) && !c.saving) void this.#saveEarly(c);
+    c.journalEvents += n;
+    this.#journaled += n;
+    if (this.#journaled > (this.#o.journalLimit ?? JOURNAL_LIMIT) && !this.#early) {
+      this.#early = true;
+      this.snapshotAll()
+        .catch((e) => this.#log.warn({ err: e }, 'early snapshot failed; the journals are kept'))
+        .finally(() => {
+          this.#early = false;
+        });
+    }
+  }
+
+  /** A child leaves: its journal no longer counts. */
+  #forget(c: Child): void {
+    this.#journaled -= c.journalEvents;
+    c.journalEvents = 0;
   }
 
   /** Drops the journal's commands before absolute position `upto` (they are in a stored snapshot). */
   #trim(c: Child, upto: number): void {
     const drop = upto - c.journalBase;
     if (drop <= 0) return;
-    for (let i = 0; i < drop; i++) c.journalEvents -= eventsIn(c.journal[i]!);
+    let n = 0;
+    for (let i = 0; i < drop; i++) n += eventsIn(c.journal[i]!);
+    c.journalEvents -= n;
+    this.#journaled -= n;
     c.journal = c.journal.slice(drop);
     c.journalBase = upto;
-  }
-
-  /** Snapshots one actor whose journal outgrew the limit; on failure the journal is kept. */
-  async #saveEarly(c: Child): Promise<void> {
-    c.saving = true;
-    const upto = c.journalBase + c.journal.length;
-    try {
-      await c.actor.idle();
-      if (this.#children.get(c.actor.id) !== c) return;
-      const snap = toSnapshot(c.actor.state as PatientState);
-      c.actor.dirty = false;
-      try {
-        await this.#o.store.putMany([snap], this.#fence);
-      } catch (e) {
-        c.actor.dirty = true;
-        throw e;
-      }
-      c.snapshotted = true;
-      this.#trim(c, upto);
-    } catch (e) {
-      this.#log.warn({ patient_actor: c.actor.id, err: e }, 'early snapshot failed; the journal is kept');
-    } finally {
-      c.saving = false;
-    }
   }
 
   /** Scores a patient at t: by its live actor, or from the snapshot when another replica owns it. */
@@ -264,7 +264,6 @@ export class PatientSupervisor {
       journal: [],
       journalBase: 0,
       journalEvents: 0,
-      saving: false,
       restarts: prev?.restarts ?? NO_RESTARTS,
       snapshotted,
     };
@@ -282,6 +281,7 @@ export class PatientSupervisor {
     this.#log.warn({ patient_actor: p, decision: d.action, error }, 'patient actor failed');
     c.actor.stop();
     if (d.action !== 'restart') {
+      this.#forget(c);
       this.#children.delete(p);
       this.#o.emit({ type: 'patient.actor.stopped', patientId: p, reason: error });
       if (d.action === 'escalate')
@@ -312,11 +312,13 @@ export class PatientSupervisor {
         this.#restarting.delete(p);
         fresh.journal = replay;
         fresh.journalEvents = replay.reduce((a, x) => a + eventsIn(x), 0);
+        this.#journaled += fresh.journalEvents;
         for (const x of replay) void fresh.actor.send(x);
         this.#o.emit({ type: 'patient.actor.restarted', patientId: p, delayMs: d.delayMs });
       })();
     };
     // Until the restart, new events for the patient queue on the stopped actor's replacement.
+    this.#forget(c);
     this.#children.delete(p);
     if (d.delayMs === 0) restart();
     else this.#o.clock.setTimer(d.delayMs, restart);
@@ -330,13 +332,25 @@ export class PatientSupervisor {
     for (const [p, c] of this.#children) {
       if (now - c.lastActive >= idleMs && c.actor.pending === 0) {
         c.actor.stop();
+        this.#forget(c);
         this.#children.delete(p);
         this.#o.emit({ type: 'patient.actor.passivated', patientId: p });
       }
     }
   }
 
-  async snapshotAll(filter: (c: PatientActor) => boolean = () => true): Promise<number> {
+  /**
+   * Snapshots every dirty actor (that passes `filter`). Rounds run one after another: a round marks
+   * what it snapshots clean before the write completes, so a concurrent round (the feed's checkpoint
+   * next to an early one) would skip those actors and let the feed commit before they are stored.
+   */
+  snapshotAll(filter: (c: PatientActor) => boolean = () => true): Promise<number> {
+    const round = this.#snapshots.then(() => this.#snapshotRound(filter));
+    this.#snapshots = round.catch(() => undefined);
+    return round;
+  }
+
+  async #snapshotRound(filter: (c: PatientActor) => boolean): Promise<number> {
     const snaps: PatientSnapshot[] = [];
     const kids: Array<{ c: Child; upto: number }> = [];
     for (const c of this.#children.values()) {
@@ -372,6 +386,7 @@ export class PatientSupervisor {
     for (const [p, c] of this.#children) {
       if (gone.has(part(c.actor))) {
         c.actor.stop();
+        this.#forget(c);
         this.#children.delete(p);
         this.#o.emit({ type: 'patient.actor.stopped', patientId: p, reason: 'partition revoked' });
       }
