@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  aurocThresholdFor,
   DEFAULT_DECAY_PARAMS,
   type DecayObservation,
   type DecayState,
@@ -55,6 +56,61 @@ describe('performance rule', () => {
   it('an unknown AUROC neither extends nor breaks the streak', () => {
     const r = run([(t) => obs(t, 0.7), (t) => obs(t, null), (t) => obs(t, 0.7)]);
     expect(r.decisions).toEqual([{ i: 2, type: 'retrain.requested', reason: 'performance' }]);
+  });
+});
+
+describe("relative performance rule (aurocMaxDrop, baseline = the model's held-out AUROC)", () => {
+  const R = validateDecayParams({ ...P, aurocMaxDrop: 0.05 });
+  const at = (i: number) => (i + 1) * every;
+  const steps = (baseline: number | null, aurocs: number[]) => {
+    let state = INITIAL_DECAY_STATE;
+    return aurocs.map((a, i) => {
+      const step = evaluateDecay(
+        state,
+        { at: at(i), auroc: a, labelled: 1000, ks: [], baselineAuroc: baseline },
+        R,
+      );
+      state = step.state;
+      return step;
+    });
+  };
+
+  it('a model validated at 0.67 serving at 0.68-0.70 (below the absolute 0.80) does not fire', () => {
+    const s = steps(0.67, [0.7, 0.69, 0.68, 0.7]);
+    expect(s.flatMap((x) => x.decisions)).toEqual([]);
+    expect(s[0]?.findings.aurocThreshold).toBeCloseTo(0.62, 10);
+  });
+
+  it('fires on two consecutive checks more than the drop below the baseline, not at exactly the drop', () => {
+    const at62 = aurocThresholdFor(R, 0.67);
+    const s = steps(0.67, [at62, at62, 0.6, 0.64]);
+    expect(s.flatMap((x) => x.decisions)).toEqual([]);
+    const fired = steps(0.67, [0.6, 0.61, 0.6]);
+    expect(fired.map((x) => x.decisions.map((d) => `${d.type}:${d.reason}`))).toEqual([
+      [],
+      ['retrain.requested:performance'],
+      [],
+    ]);
+  });
+
+  it('a strong model (0.95) decays to 0.85, above the absolute 0.80: the relative rule fires', () => {
+    const s = steps(0.95, [0.85, 0.85]);
+    expect(s[1]?.decisions[0]).toMatchObject({ type: 'retrain.requested', reason: 'performance' });
+    expect(steps(null, [0.85, 0.85]).flatMap((x) => x.decisions)).toEqual([]);
+  });
+
+  it('without a baseline, or without aurocMaxDrop, the absolute threshold applies', () => {
+    expect(aurocThresholdFor(R, null)).toBe(P.aurocThreshold);
+    expect(aurocThresholdFor(R, undefined)).toBe(P.aurocThreshold);
+    expect(aurocThresholdFor(P, 0.9)).toBe(P.aurocThreshold);
+    expect(aurocThresholdFor({ ...P, aurocMaxDrop: null }, 0.9)).toBe(P.aurocThreshold);
+    expect(aurocThresholdFor(R, 0.9)).toBeCloseTo(0.85, 10);
+  });
+
+  it('rejects a drop outside (0, 1) and a baseline outside (0, 1]', () => {
+    expect(() => validateDecayParams({ ...P, aurocMaxDrop: 0 })).toThrow(/0 < aurocMaxDrop < 1/);
+    expect(() => validateDecayParams({ ...P, aurocMaxDrop: 1.2 })).toThrow(/0 < aurocMaxDrop < 1/);
+    expect(() => aurocThresholdFor(R, 1.5)).toThrow(/baseline AUROC must be in \(0, 1\]/);
   });
 });
 

@@ -5,7 +5,11 @@
  * returns the next state plus what to do; nothing here reads a clock or has an effect.
  *
  * Rules:
- * - performance: rolling AUROC < aurocThreshold on `consecutiveChecks` consecutive checks;
+ * - performance: rolling AUROC < the AUROC threshold on `consecutiveChecks` consecutive checks. The
+ *   threshold is `aurocThreshold` (absolute), or, with `aurocMaxDrop` set and the serving model's
+ *   baseline known (its held-out test AUROC recorded at training/registration), `baseline -
+ *   aurocMaxDrop`: decay relative to what the model was validated at, not to a fixed number that
+ *   a weaker (or stronger) model sits below (above) from its first day (`aurocThresholdFor`);
  * - drift: more than `maxDriftedFeatures` features with KS > ksThreshold;
  * - manual: always (an operator asked), but it still starts the cooldown.
  *
@@ -22,6 +26,11 @@ type AutoReason = Exclude<RetrainReason, 'manual'>;
 export interface DecayRuleParams {
   readonly checkIntervalMs: number;
   readonly aurocThreshold: number;
+  /**
+   * Relative decay: when set and the observation carries the serving model's baseline AUROC, the
+   * performance threshold is `baseline - aurocMaxDrop` instead of `aurocThreshold`.
+   */
+  readonly aurocMaxDrop?: number | null;
   readonly consecutiveChecks: number;
   /** Labelled predictions needed before a check's AUROC counts at all. */
   readonly minLabelled: number;
@@ -67,6 +76,8 @@ export interface DecayObservation {
   /** Rolling labelled AUROC, null when a class is missing. */
   readonly auroc: number | null;
   readonly labelled: number;
+  /** The serving model's held-out AUROC at registration (relative decay rule); null/absent: unknown. */
+  readonly baselineAuroc?: number | null;
   /** KS statistic per feature (null when the feature had no values in the window). */
   readonly ks: ReadonlyArray<{ readonly feature: string; readonly ks: number | null }>;
 }
@@ -74,6 +85,8 @@ export interface DecayObservation {
 export interface DecayFindings {
   /** The AUROC counted (null when missing or on fewer than minLabelled labels). */
   readonly auroc: number | null;
+  /** The threshold the AUROC was held against (absolute, or baseline - aurocMaxDrop). */
+  readonly aurocThreshold: number;
   readonly lowAurocStreak: number;
   readonly drifted: readonly string[];
   readonly performance: boolean;
@@ -109,6 +122,9 @@ export function validateDecayParams(p: DecayRuleParams): DecayRuleParams {
   const bad: string[] = [];
   if (!(p.checkIntervalMs > 0)) bad.push('checkIntervalMs > 0');
   if (!(p.aurocThreshold > 0 && p.aurocThreshold < 1)) bad.push('0 < aurocThreshold < 1');
+  const drop = p.aurocMaxDrop;
+  if (!(drop === undefined || drop === null || (drop > 0 && drop < 1)))
+    bad.push('0 < aurocMaxDrop < 1 (or null)');
   if (!(Number.isInteger(p.consecutiveChecks) && p.consecutiveChecks >= 1))
     bad.push('consecutiveChecks >= 1');
   if (!(Number.isInteger(p.minLabelled) && p.minLabelled >= 0)) bad.push('minLabelled >= 0');
@@ -133,12 +149,26 @@ function incidentId(reason: RetrainReason, at: number): string {
   return `${reason}-${new Date(at).toISOString()}`;
 }
 
+/**
+ * The AUROC below which the performance rule counts a check as low: `baseline - aurocMaxDrop` when
+ * both are known (relative decay), else the absolute `aurocThreshold`.
+ */
+export function aurocThresholdFor(p: DecayRuleParams, baseline: number | null | undefined): number {
+  const drop = p.aurocMaxDrop;
+  if (drop === undefined || drop === null || baseline === undefined || baseline === null)
+    return p.aurocThreshold;
+  if (!(baseline > 0 && baseline <= 1))
+    throw new RangeError(`baseline AUROC must be in (0, 1], got ${baseline}`);
+  return baseline - drop;
+}
+
 /** One scheduled check. */
 export function evaluateDecay(state: DecayState, obs: DecayObservation, p: DecayRuleParams): DecayStep {
   const auroc = obs.auroc !== null && obs.labelled >= p.minLabelled ? obs.auroc : null;
+  const threshold = aurocThresholdFor(p, obs.baselineAuroc);
   // An unknown AUROC (too few labels) neither extends nor breaks the streak.
   const lowAurocStreak =
-    auroc === null ? state.lowAurocStreak : auroc < p.aurocThreshold ? state.lowAurocStreak + 1 : 0;
+    auroc === null ? state.lowAurocStreak : auroc < threshold ? state.lowAurocStreak + 1 : 0;
   const drifted = obs.ks.filter((f) => f.ks !== null && f.ks > p.ksThreshold).map((f) => f.feature);
   const holds: Record<AutoReason, boolean> = {
     performance: lowAurocStreak >= p.consecutiveChecks,
@@ -147,7 +177,7 @@ export function evaluateDecay(state: DecayState, obs: DecayObservation, p: Decay
   // Incidents close when their signal recovers: AUROC known and back at or above the threshold
   // (not merely a streak shorter than needed), drift count back at or below the limit.
   const recovered: Record<AutoReason, boolean> = {
-    performance: auroc !== null && auroc >= p.aurocThreshold,
+    performance: auroc !== null && auroc >= threshold,
     drift: !holds.drift,
   };
   let incidents = state.incidents.filter((i) => !recovered[i.reason]);
@@ -156,6 +186,7 @@ export function evaluateDecay(state: DecayState, obs: DecayObservation, p: Decay
   );
   const findings: DecayFindings = {
     auroc,
+    aurocThreshold: threshold,
     lowAurocStreak,
     drifted,
     performance: holds.performance,

@@ -31,7 +31,7 @@ export function appendClosedLoopBench(root: string, r: ScenarioResult, m: BenchM
   const run = {
     scenario: SCENARIO,
     patients: PATIENTS,
-    days: 16,
+    days: m.days,
     model,
     git_commit: commit,
     recorded_at: new Date().toISOString(),
@@ -49,7 +49,22 @@ export function appendClosedLoopBench(root: string, r: ScenarioResult, m: BenchM
       reason: r.run1.triggerReason,
       rules: r.run1.triggerRules,
     },
-    bootstrap: { seconds: r.bootstrap.durationSeconds, steps: r.bootstrap.steps },
+    source: m.source,
+    // the first model's held-out AUROC (the relative decay rule's baseline) and every decay check:
+    // the rolling AUROC, the threshold it was held against, what was decided
+    bootstrap: {
+      seconds: r.bootstrap.durationSeconds,
+      steps: r.bootstrap.steps,
+      test_auroc: r.bootstrap.candidate?.auroc ?? null,
+      comparison_set: r.bootstrap.comparisonSet ?? null,
+    },
+    checks: r.loop.drift.checks.map((c) => ({
+      at: iso(c.at),
+      auroc: c.findings.auroc,
+      threshold: c.findings.aurocThreshold,
+      streak: c.findings.lowAurocStreak,
+      decisions: c.decisions.map((d) => `${d.type}:${d.reason}`),
+    })),
     serving_steps: r.serving.steps,
     replay_rows: r.serving.rows,
     run1: {
@@ -120,6 +135,5 @@ export function appendClosedLoopBench(root: string, r: ScenarioResult, m: BenchM
     },
     per_run: perRun,
   };
-  writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`);
   writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`);
 }

@@ -13,7 +13,8 @@ import { defaultFeatureSet } from '../features/definition.js';
 import { decayRuleParams, driftWindowOptions, performanceWindowOptions } from '../monitoring/config.js';
 import { type TrainingReference, TrainingReferenceSchema } from '../monitoring/drift.js';
 import { registerMonitoringMetrics } from '../monitoring/metrics.js';
-import { MlflowRegistryReader } from '../registry/mlflow.js';
+import { validateDecayParams } from '../monitoring/rules.js';
+import { MlflowClient, MlflowRegistryReader } from '../registry/mlflow.js';
 import { type Clock, SimulatedClock } from '../supervisors/clock.js';
 import { DriftSupervisor } from '../supervisors/drift/runtime.js';
 import { ModelSupervisor } from '../supervisors/model/actor.js';
@@ -109,7 +110,16 @@ export class ClosedLoop {
           maxEpochs: r.max_epochs,
           seed: p.seed,
           ...(o.comparison ? { comparison: { ...o.comparison, labelHours: p.labels.horizon_hours } } : {}),
-          env: { ...process.env, MLFLOW_TRACKING_URI: o.trackingUri },
+          // MLflow's client telemetry thread sets and unsets an environment variable while
+          // requests iterates os.environ: `ml train` failed once with KeyError
+          // '_MLFLOW_TELEMETRY_SESSION_ID' (the bootstrap of a closed-loop test run); off, as the
+          // stack's MLflow server already has it
+          env: {
+            ...process.env,
+            MLFLOW_TRACKING_URI: o.trackingUri,
+            MLFLOW_DISABLE_TELEMETRY: 'true',
+            DO_NOT_TRACK: 'true',
+          },
           wall: o.wall,
         });
     this.pipeline = pipeline;
@@ -198,7 +208,20 @@ export class ClosedLoop {
   async #onVerdict(v: CanaryResult): Promise<void> {
     this.#verdicts.inc({ decision: v.verdict.decision });
     // the new production is watched against its own training reference
-    if (v.verdict.decision === 'promote') this.#drift?.modelChanged(await this.reference(v.version));
+    // (and held against its own held-out AUROC by the relative decay rule)
+    if (v.verdict.decision === 'promote')
+      this.#drift?.modelChanged(await this.reference(v.version), await this.baselineAuroc(v.version));
+  }
+
+  /**
+   * A registered version's held-out AUROC recorded at training (its MLflow run's `test_auroc`): the
+   * baseline of the relative decay rule (monitoring.auroc_max_drop). Null when the run has none.
+   */
+  async baselineAuroc(version: string): Promise<number | null> {
+    const mv = await this.writer.getVersion(this.modelName, version);
+    const run = await new MlflowClient(this.#o.trackingUri).getRun(mv.runId);
+    const m = run.data.metrics?.find((x) => x.key === 'test_auroc');
+    return m !== undefined && Number.isFinite(m.value) ? m.value : null;
   }
 
   /** The drift reference logged beside a registered version's ONNX file. */
@@ -228,7 +251,11 @@ export class ClosedLoop {
     const p = this.#o.params;
     this.#drift = new DriftSupervisor({
       clock: this.clock,
-      rules: decayRuleParams(p),
+      rules: validateDecayParams({
+        ...decayRuleParams(p),
+        aurocMaxDrop: p.monitoring.auroc_max_drop ?? null,
+      }),
+      baselineAuroc: await this.baselineAuroc(productionVersion),
       performance: performanceWindowOptions(p),
       drift: driftWindowOptions(p),
       reference: await this.reference(productionVersion),

@@ -333,13 +333,19 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
       p.retraining = { ...p.retraining, auroc_tolerance: 0, canary_hours: 24 };
     },
   );
+  // run 2 needs its own trial time: the retraining's window, its 24 h canary and the labels' delay
+  // before the verdict. It starts where run 1 ended, or, when run 1 ran to the trial's end without a
+  // verdict (nothing promoted), early enough that its verdict still falls inside the trial.
+  const badP = loadParams(badParams);
+  const run2Span = (badP.retraining.canary_hours + 2 * badP.labels.horizon_hours) * HOUR;
+  const run2Start = Math.max(monitorFrom, Math.min(loop.clock.now(), end - run2Span));
   const bad = new ClosedLoop({
     ...common,
-    params: loadParams(badParams),
+    params: badP,
     paramsPath: badParams,
     workDir: join(o.dir, 'runs-worse'),
     registry: new Registry(),
-    start: loop.clock.now(),
+    start: run2Start,
   });
   const production = await loop.writer.versionByAlias(o.model, 'production');
   const mv = await loop.writer.getVersion(o.model, production?.version ?? '');
@@ -347,7 +353,7 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
   await bad.startMonitoring(production?.version ?? '');
   say(
     'run 2',
-    `a deliberately worse candidate (learning rate 1e-7, 1 epoch) against production version ${production?.version}`,
+    `a deliberately worse candidate (learning rate 1e-7, 1 epoch) against production version ${production?.version}, from trial time ${hour(run2Start)}`,
   );
   bad.drift.request({ at: bad.clock.now(), reason: 'manual', source: 'manual' });
   await bad.training.idle;

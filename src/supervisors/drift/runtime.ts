@@ -37,6 +37,12 @@ export interface DriftSupervisorOptions {
   readonly drift: Partial<DriftWindowOptions>;
   /** The serving model's training reference (drift_reference.json); none: no drift rule. */
   readonly reference?: TrainingReference;
+  /**
+   * The serving model's held-out AUROC recorded at training/registration (its MLflow run's
+   * `test_auroc`): the baseline of the relative decay rule (rules.aurocMaxDrop). None: the absolute
+   * threshold applies.
+   */
+  readonly baselineAuroc?: number | null;
   readonly metrics?: MonitoringMetrics;
   /**
    * Trial time after start (or a model change) before the drift window's KS counts: a window that
@@ -65,6 +71,7 @@ export class DriftSupervisor {
   #timer: TimerHandle | undefined;
   #start = 0;
   #driftSince = 0;
+  #baseline: number | null;
   /** Every check, in order (tests and the demo read the trail). */
   readonly checks: CheckRecord[] = [];
 
@@ -73,6 +80,12 @@ export class DriftSupervisor {
     this.#log = o.logger.child({ supervisor: 'drift' });
     this.#performance = new PerformanceWindow(o.performance);
     this.#drift = o.reference ? new DriftWindow(o.reference, o.drift) : undefined;
+    this.#baseline = o.baselineAuroc ?? null;
+  }
+
+  /** The serving model's baseline AUROC (relative decay rule), null when unknown. */
+  get baselineAuroc(): number | null {
+    return this.#baseline;
   }
 
   get state(): DecayState {
@@ -120,6 +133,7 @@ export class DriftSupervisor {
         at,
         auroc: perf.auroc,
         labelled: perf.labelled,
+        baselineAuroc: this.#baseline,
         ks: warm ? (drift?.features.map((f) => ({ feature: f.feature, ks: f.ks })) ?? []) : [],
       },
       this.#o.rules,
@@ -182,8 +196,12 @@ export class DriftSupervisor {
     this.#o.onDecision(d);
   }
 
-  /** A new production model: fresh windows (against its reference) and the incidents closed. */
-  modelChanged(reference?: TrainingReference): void {
+  /**
+   * A new production model: fresh windows (against its reference), its baseline AUROC (absent:
+   * none, the absolute threshold applies until one is given) and the incidents closed.
+   */
+  modelChanged(reference?: TrainingReference, baselineAuroc?: number | null): void {
+    this.#baseline = baselineAuroc ?? null;
     this.#state = onModelChanged(this.#state);
     this.#driftSince = this.#o.clock.now();
     this.#performance = new PerformanceWindow(this.#o.performance);
