@@ -50,6 +50,9 @@ def test_ml_train_stamp_resolves_through_the_runs_commit(client) -> None:  # typ
     assert out["model"]["audited_as"] == f"m@{'c' * 12}"
     assert out["mlflow_run"]["git_commit"] == "c" * 40
     assert out["ambiguous"] == []
+    # The version's aliases come with it (MLflow's search leaves them empty: mlflow/mlflow#9783).
+    c.set_registered_model_alias("m", "production", mine)
+    assert "production" in model_and_run(c, "m", f"m@{'c' * 12}")["model"]["aliases"]
     with pytest.raises(LineageError, match="no version of registered model 'm'"):
         model_and_run(c, "m", f"m@{'d' * 12}")
     with pytest.raises(LineageError, match="not a git commit"):
