@@ -126,7 +126,9 @@ export class RetrainingRunner {
     mkdirSync(outDir, { recursive: true });
     let base: Omit<RetrainingReport, 'durationSeconds' | 'lineageTag' | 'links'>;
     try {
-      const result = await o.pipeline.run({ window: req.window, runName: id, outDir });
+      // no production model (known only with MLflow): nothing to compare, no comparison hold-out
+      const hasProduction = !(o.mlflow && productionBefore === null);
+      const result = await o.pipeline.run({ window: req.window, runName: id, outDir, hasProduction });
       const t = result.train;
       const comparison = readComparison(outDir);
       const registered = t.registered_version;
