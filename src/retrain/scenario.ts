@@ -114,7 +114,12 @@ export function scenarioParams(
 ): string {
   const p = parse(readFileSync(join(repoRoot, 'params.yaml'), 'utf8')) as ParamsDoc;
   p.training = { ...p.training, registered_model: model, patience: 2 };
-  p.gates = { ...p.gates, min_auroc: 0.5, max_ece: 0.5, max_subgroup_auroc_gap: 1, max_latency_ms: 1000 };
+  // No absolute AUROC gate: the candidate is tested on the held-out patients' last labelled day,
+  // which after a drift is drifted data on which production itself scores far below 0.5 (measured:
+  // site-drift, 20 positives, candidate 0.447 vs production 0.296 — the candidate was rejected by
+  // a 0.5 gate while 0.15 better than production). What stops a bad candidate here is the paired
+  // comparison on the same rows (>= 2 % over production) and then the canary on live data.
+  p.gates = { ...p.gates, min_auroc: 0, max_ece: 0.5, max_subgroup_auroc_gap: 1, max_latency_ms: 1000 };
   // retraining after a drift learns from the recent days: a 4-day window holds about half drifted
   // data when the performance rule fires two days into the drift (8 days held a fifth, and the
   // candidate was not 2 % better than production on it: measured, docs/retraining.md)
