@@ -87,6 +87,7 @@ export interface LocalPipelineOptions {
    * was trained on). Present: a share of the window's patients is held out of training, and their
    * snapshots of the window's last `hours` are the test set that both models are scored on: recent
    * (after the change, when the trigger came at least `hours` after it), seen by neither model.
+   * The training frame also ends at `end - labelHours` (the window's censored tail is left out).
    */
   readonly comparison?: ComparisonHoldout;
   /** Seed of the hold-out's patient split (params.yaml seed). */
@@ -125,7 +126,12 @@ s = float(share)
 split = split_by_patient(pid, y, (1 - s, 0.0, s), int(seed))
 ts = frame["snapshot_time"]
 recent = ((ts >= pd.Timestamp(test_start)) & (ts < pd.Timestamp(test_end))).to_numpy()
-train, test = frame[split.train], frame[split.test & recent]
+# training rows end where labels are complete too: a snapshot of the window's last labelHours is
+# labelled only if its event already happened (negatives are not yet known), so that tail is almost
+# all positive; trained on, it inflated the candidate's probabilities (ECE 0.096 vs 0.006 without it
+# on the same test day; canary rolled back on calibration, docs/retraining.md)
+labelled = (ts < pd.Timestamp(test_end)).to_numpy()
+train, test = frame[split.train & labelled], frame[split.test & recent]
 for name, f in (("train", train), ("test", test)):
     if f.empty or f["label"].nunique() < 2:
         raise SystemExit(f"comparison hold-out: the {name} frame has {len(f)} rows and {int(f['label'].sum())} positives; it needs both classes")
