@@ -124,7 +124,7 @@ export function appendClosedLoopBench(root: string, r: ScenarioResult, m: BenchM
     machine_cores: cpus().length,
     node: process.version,
     recorded_at: new Date().toISOString(),
-    notes: `${perRun.length} run(s) of tests/integration/closed-loop-site-drift.test.ts (scenarios: ${perRun.map((x) => x.scenario).join(', ')}), 120 patients x 16 days, 3 epochs, retraining window 4 days, comparison on a 30 % patient hold-out's last 24 h, shared 2-core machine (1-min load per run in per_run). Wall time = simulate + serving features + first model + run 1 (detect, retrain, canary, verdict) + run 2 (worse candidate) + rollback under load (when run 1 promoted).`,
+    notes: `${perRun.length} run(s) of tests/integration/closed-loop-site-drift.test.ts (scenarios: ${perRun.map((x) => x.scenario).join(', ')}), 120 patients x 16 days, 3 epochs, retraining window 4 days, comparison on a 30 % patient hold-out's last labelled 24 h (none for the first model), relative decay rule from 2026-11-27 (per_run[].checks: threshold per check), shared 2-core machine (1-min load per run in per_run). Wall time = simulate + serving features + first model + run 1 (detect, retrain, canary, verdict) + run 2 (worse candidate) + rollback under load (when run 1 promoted).`,
     medians: {
       wall_seconds: med(walls),
       condition_to_trigger_trial_hours: med(nums((x) => x.detection.condition_to_trigger_trial_hours)),
