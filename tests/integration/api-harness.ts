@@ -278,15 +278,18 @@ export async function startRealService(opts: {
       probeTimeoutMs: 1000,
     },
   );
-  try {
-    await app.listen({ host: '127.0.0.1', port: opts.port ?? 0 });
-  } catch (e) {
+  const teardown = async (): Promise<void> => {
     await app.close();
     await audit.close();
     unsubscribe();
     await service.stop();
     redis?.disconnect();
     await db.drop();
+  };
+  try {
+    await app.listen({ host: '127.0.0.1', port: opts.port ?? 0 });
+  } catch (e) {
+    await teardown();
     if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE')
       throw new Error(
         `port ${opts.port} is taken (is \`aepred serve\` or the demo running?): ${(e as Error).message}`,
@@ -320,13 +323,6 @@ export async function startRealService(opts: {
         );
       }
     },
-    async close() {
-      await app.close();
-      await audit.close();
-      unsubscribe();
-      await service.stop();
-      redis?.disconnect();
-      await db.drop();
-    },
+    close: teardown,
   };
 }
