@@ -182,9 +182,14 @@ export class CanaryController {
     // exposure over: nobody new meets the candidate while its labels come in
     this.#o.models.setCanaryShare(0);
     run.timer = this.#o.clock.setTimer(this.#o.verdictDelayMs, () => {
-      this.#deciding = this.#decide(run).finally(() => {
-        this.#deciding = undefined;
-      });
+      this.#deciding = this.#decide(run)
+        .catch((e: unknown) =>
+          // Started from a timer: nothing awaits it, so a failure is logged rather than left unhandled.
+          this.#o.logger.error({ err: (e as Error).message, version: run.version }, 'canary verdict failed'),
+        )
+        .finally(() => {
+          this.#deciding = undefined;
+        });
     });
   }
 
