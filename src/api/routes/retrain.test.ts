@@ -8,6 +8,15 @@ import { testService } from '../testing.js';
 import { retrainStatusThrough, retrainThrough } from '../training-adapter.js';
 
 /** A report as RetrainingRunner writes it (the pipeline itself runs in the closed-loop integration test). */
+/** The real TrainingSupervisor over a stubbed runner and canary (the training run itself is not under test). */
+function supervisor(
+  runner: RetrainingRunner,
+  canary: CanaryController,
+  clock: SimulatedClock,
+): TrainingSupervisor {
+  return new TrainingSupervisor({ runner, canary, clock, windowDays: 4, logger: pino({ level: 'silent' }) });
+}
+
 function report(reason: string, incident: string, registered: string | null): RetrainingReport {
   return {
     id: `retrain-${reason}-20250115T0600-1`,
@@ -60,13 +69,7 @@ describe('POST /retrain and GET /retrain/:id through the TrainingSupervisor', ()
         active = true;
       },
     } as unknown as CanaryController;
-    const training = new TrainingSupervisor({
-      runner,
-      canary,
-      clock,
-      windowDays: 4,
-      logger: pino({ level: 'silent' }),
-    });
+    const training = supervisor(runner, canary, clock);
     s.backend.retrain = retrainThrough(training, clock);
     // the FakeBackend has no jobs: the real adapters are set on it (the routes read them per request)
     Object.assign(s.backend, { retrainStatus: retrainStatusThrough(training) });
@@ -145,13 +148,7 @@ describe('POST /retrain and GET /retrain/:id through the TrainingSupervisor', ()
       run: async (req: { reason: string; incident: string }) => report(req.reason, req.incident, null),
     } as unknown as RetrainingRunner;
     const canary = { active: false, results: [], start: async () => {} } as unknown as CanaryController;
-    const training = new TrainingSupervisor({
-      runner,
-      canary,
-      clock,
-      windowDays: 4,
-      logger: pino({ level: 'silent' }),
-    });
+    const training = supervisor(runner, canary, clock);
     const t = await retrainThrough(training, clock)('performance', 'alert', 'key:x');
     await training.idle;
     expect(await retrainStatusThrough(training)(t.id)).toMatchObject({
