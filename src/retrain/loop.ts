@@ -55,6 +55,14 @@ export interface ClosedLoopOptions {
   readonly webhookUrl?: string;
   /** Compare candidate and production on a recent hold-out (pipeline.ts); absent: ml train's split. */
   readonly comparison?: Omit<ComparisonHoldout, 'labelHours'>;
+  /** Where the pipeline's jobs read enrollment (LocalPipelineOptions.enrollment; default environment). */
+  readonly enrollment?: 'environment' | 'lake';
+  /**
+   * Trial hours an automatic retraining waits after its trigger for labelled data (TrainingSupervisor
+   * dataWaitMs; default 0). The scenario waits `labels.horizon_hours` + the comparison's hours, so
+   * the comparison day is the first day after the trigger.
+   */
+  readonly dataWaitHours?: number;
 }
 
 const HOUR = 3_600_000;
@@ -109,6 +117,7 @@ export class ClosedLoop {
           cadenceHours: r.feature_cadence_hours,
           maxEpochs: r.max_epochs,
           seed: p.seed,
+          ...(o.enrollment ? { enrollment: o.enrollment } : {}),
           ...(o.comparison ? { comparison: { ...o.comparison, labelHours: p.labels.horizon_hours } } : {}),
           // MLflow's client telemetry thread sets and unsets an environment variable while
           // requests iterates os.environ: `ml train` failed once with KeyError
@@ -180,6 +189,7 @@ export class ClosedLoop {
       canary: this.canary,
       clock: this.clock,
       windowDays: p.pipeline.training_days,
+      ...(o.dataWaitHours ? { dataWaitMs: o.dataWaitHours * HOUR } : {}),
       logger: o.logger,
     });
     this.training = training;

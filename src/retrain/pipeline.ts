@@ -79,6 +79,17 @@ export interface LocalPipelineOptions {
   readonly maxEpochs: number | null;
   /** Environment for the jobs (MLFLOW_TRACKING_URI, AEPRED_ENROLLMENT_JDBC_URL ...). */
   readonly env: NodeJS.ProcessEnv;
+  /**
+   * Where silver and features read the enrollment table: `environment` (default) as the jobs do by
+   * themselves (Postgres when AEPRED_ENROLLMENT_JDBC_URL is set, else `<lake>/enrollment`); `lake`:
+   * always the lake's own `enrollment/` (AEPRED_ENROLLMENT_JDBC_URL is removed from the jobs'
+   * environment). A simulated lake carries its own enrollment; `make demo` exports the JDBC URL for
+   * its steps 4-5, and step 7's jobs inherited it: they joined the closed-loop trial's events to the
+   * stack's AEPSIM01 enrollment rows (the same patient ids from other simulated trials, enrolled a
+   * day earlier for 92 of the 120 patients), a different trial than the one simulated
+   * (docs/retraining.md, "Why make demo told a different story").
+   */
+  readonly enrollment?: 'environment' | 'lake';
   /** Spark master for silver and features (default the jobs' local[*]). */
   readonly sparkMaster?: string;
   /**
@@ -148,6 +159,16 @@ print(json.dumps({"train_rows": len(train), "train_positives": int(train["label"
   "test_start": test_start, "test_end": test_end}))
 `;
 
+/** The jobs' environment for an enrollment source (LocalPipelineOptions.enrollment). */
+export function jobEnvironment(
+  env: NodeJS.ProcessEnv,
+  enrollment: 'environment' | 'lake',
+): NodeJS.ProcessEnv {
+  if (enrollment === 'environment') return env;
+  const { AEPRED_ENROLLMENT_JDBC_URL: _dropped, ...rest } = env;
+  return rest;
+}
+
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace('.000Z', 'Z');
 }
@@ -155,15 +176,17 @@ function iso(ms: number): string {
 export class LocalPipeline implements TrainingPipeline {
   readonly kind = 'local' as const;
   readonly #o: LocalPipelineOptions;
+  readonly #env: NodeJS.ProcessEnv;
 
   constructor(o: LocalPipelineOptions) {
     this.#o = o;
+    this.#env = jobEnvironment(o.env, o.enrollment ?? 'environment');
   }
 
   async #step(steps: StepTiming[], step: string, args: string[]): Promise<Record<string, unknown>> {
     const o = this.#o;
     const t0 = o.wall();
-    const { stdout } = await runProcess(step, o.python, args, { cwd: o.repoRoot, env: o.env });
+    const { stdout } = await runProcess(step, o.python, args, { cwd: o.repoRoot, env: this.#env });
     const out = lastJsonLine(step, stdout);
     steps.push({ step, seconds: (o.wall() - t0) / 1000 });
     return out;
@@ -248,6 +271,11 @@ export class LocalPipeline implements TrainingPipeline {
       '--register',
       '--device',
       'cpu',
+      // one torch thread and deterministic kernels: the same data gives the same model whatever
+      // else runs on the machine (ml/recipe.py; one thread is also its CPU default)
+      '--threads',
+      '1',
+      '--deterministic',
       ...(o.maxEpochs === null ? [] : ['--epochs', String(o.maxEpochs)]),
     ];
     const parsed = TrainOutcomeSchema.safeParse(

@@ -205,14 +205,25 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
   if (!Number.isFinite(driftAt)) throw new Error(`scenario ${o.scenario} has no drift start in its manifest`);
   const monitorFrom = driftAt - CONTROL_DAYS * DAY;
 
+  const horizonHours = loadParams(paramsPath).labels.horizon_hours;
+  // An automatic retraining waits for the day after its trigger to be labelled (labels arrive
+  // labels.horizon_hours late): its comparison day is then [trigger, trigger + 24 h), data after
+  // the change that triggered it, seen by neither model. Without the wait the last labelled day at
+  // the trigger lies before it: the concept-drift run that fired a day into the drift compared on
+  // the pre-drift day (7 positives) and rejected its candidate (docs/retraining.md).
+  const dataWaitHours = COMPARISON.hours + horizonHours;
   const common = {
     // candidate and production are compared on the same recent data, seen by neither: the held-out
-    // patients' last labelled day before the trigger (labels lag a day, so it reaches from about a
-    // day before the drift to 6-18 h into it when the rules fire 30-42 h into the drift).
+    // patients' last labelled day of the window (with the wait above: the day after the trigger).
     // The candidate's own split of its 4-day window held mostly pre-drift rows, a day of which
     // production had been trained on (measured: demo run rejected at -0.050 while the candidate was
     // +0.11 better than production on the post-drift day; docs/retraining.md)
     comparison: COMPARISON,
+    dataWaitHours,
+    // the simulated lake carries its own enrollment: never the stack's (make demo exports
+    // AEPRED_ENROLLMENT_JDBC_URL for its steps 4-5; inherited, it gave step 7 another trial's
+    // enrollment dates and a different story, docs/retraining.md)
+    enrollment: 'lake' as const,
     repoRoot: o.repoRoot,
     python: o.python,
     lake: o.lake,
@@ -290,11 +301,17 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
     loop.drift.checks.some((c) => c.decisions.some((d) => d.type === 'retrain.requested'));
   await replay.runUntil(end, () => {
     for (const c of loop.drift.checks.slice(shown))
-      for (const d of c.decisions)
+      for (const d of c.decisions) {
         say(
           'detected',
           `${d.type} (${d.reason}) at trial time ${hour(d.at)}: ${c.findings.drifted.length} drifted features, AUROC ${c.findings.auroc?.toFixed(3) ?? 'n/a (too few labels)'}`,
         );
+        if (d.type === 'retrain.requested' && loop.training.waiting === d.incident)
+          say(
+            'retraining',
+            `waits ${dataWaitHours} h of trial time for labelled data after the trigger: runs at ${hour(d.at + dataWaitHours * HOUR)}, compared on ${hour(d.at)} .. ${hour(d.at + COMPARISON.hours * HOUR)}`,
+          );
+      }
     shown = loop.drift.checks.length;
     // hourly probe: the first trial hour at which a check would request a retraining
     if (conditionAt === null && !triggered() && loop.drift.probe().wouldRequest) {
