@@ -11,11 +11,21 @@ Conventions (docs/features.md#semantics):
 - Observations of one signal are ordered by (event time, arrival time, value); "last" is the greatest
   in that order, the baseline the least, so ties resolve the same way in every implementation.
 - A value that cannot be computed is NaN (null in the store), never 0: empty window, std of one point.
+
+Implementation (docs/features.md#implementation): `compute` works on all snapshots of a patient at
+once. The features are grouped by (source, signal, window); for each series the window bounds of every
+snapshot come from one `np.searchsorted` on the sorted event times, and the window statistics from one
+padded [snapshots x longest window] gather with a mask (two-pass: mean first, then centred sums).
+That is exact for a snapshot where everything that had happened by t had also arrived by t (the
+visible set is a prefix of the event order: running max of arrival <= t); the other snapshots of
+that series (a lab reported late) take the scalar path below (`Series.visible`, `_scalar_window_op`),
+which is the definition written out one snapshot at a time. tests/python/test_ops_vectorised.py
+checks `compute` against the old scalar implementation (tests/python/ops_oracle.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -29,10 +39,13 @@ from pipelines.featureset import Feature, FeatureSet, duration_ms
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
+B = npt.NDArray[np.bool_]
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 NAN = float("nan")
 INTERACTIONS_PATH = REPO_ROOT / "contracts" / "interactions.yaml"
+# Cap on the cells of one padded window gather (rows are processed in chunks beyond it): 8 MB a array.
+GATHER_CELLS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -89,7 +102,10 @@ class Patient:
     context: Mapping[str, object] = field(default_factory=dict)
 
 
-# --- window statistics on one visible series -------------------------------------------------------
+# --- the ops on one visible series at one snapshot (the definition; also the slow path) -------------
+
+WINDOW_OPS = frozenset({"mean", "std", "var", "min", "max", "slope", "count", "last", "missing_flag"})
+HISTORY_OPS = frozenset({"last", "delta_from_baseline", "rate_of_change"})  # window "all"
 
 
 def _window(s: Series, t: int, w: int) -> tuple[I64, F64]:
@@ -111,17 +127,11 @@ def op_std(x: F64) -> float:
     return float(np.std(x, ddof=1)) if x.size >= 2 else NAN
 
 
-def op_min(x: F64) -> float:
-    return float(np.min(x)) if x.size else NAN
-
-
-def op_max(x: F64) -> float:
-    return float(np.max(x)) if x.size else NAN
-
-
 def op_slope(times: I64, x: F64, t: int) -> float:
     """Ordinary least-squares slope of value on time, in units per hour; NaN without 2 distinct times."""
-    if x.size < 2:
+    # The times are sorted: all equal is first == last, decided on the integers (float hours of three
+    # equal times need not sum exactly, which would leave a tiny sxx and a meaningless slope).
+    if x.size < 2 or times[0] == times[-1]:
         return NAN
     # Hours relative to t keep the numbers small, so both languages agree to the last bits that matter.
     h = (times - t).astype(np.float64) / HOUR_MS
@@ -140,6 +150,181 @@ def op_rate_of_change(s: Series) -> float:
     if dt == 0.0:
         return NAN
     return float((s.value[-1] - s.value[-2]) / dt)
+
+
+def _scalar_window_op(op: str, vis: Series, t: int, w: int) -> float:
+    times, x = _window(vis, t, w)
+    match op:
+        case "mean":
+            return op_mean(x)
+        case "std":
+            return op_std(x)
+        case "var":
+            return op_var(x)
+        case "min":
+            return float(np.min(x)) if x.size else NAN
+        case "max":
+            return float(np.max(x)) if x.size else NAN
+        case "slope":
+            return op_slope(times, x, t)
+        case "count":
+            return float(x.size)
+        case "last":
+            return float(x[-1]) if x.size else NAN
+        case "missing_flag":
+            return 0.0 if x.size else 1.0
+    raise ValueError(f"op {op} has no duration-window form")
+
+
+def _scalar_history_op(op: str, vis: Series) -> float:
+    if not vis.value.size:
+        return NAN
+    if op == "last":
+        return float(vis.value[-1])
+    if op == "delta_from_baseline":
+        return float(vis.value[-1] - vis.value[0])
+    return op_rate_of_change(vis)
+
+
+def _baseline_stats(s: Series, window_ms: int) -> tuple[float, float, int]:
+    """Mean and sample std of the first `window_ms` of observations, [first, first + window)."""
+    if not s.value.size:
+        return NAN, NAN, 0
+    hi = int(np.searchsorted(s.event, int(s.event[0]) + window_ms, side="left"))
+    x = s.value[:hi]
+    return op_mean(x), op_std(x), int(x.size)
+
+
+# --- the same ops on all snapshots at once -----------------------------------------------------------
+
+
+class _View:
+    """One series seen from every snapshot: where the visible set is the event prefix (fast) or not."""
+
+    def __init__(self, s: Series, ts: I64) -> None:
+        self.s = s
+        self.ts = ts
+        self.hi = np.searchsorted(s.event, ts, side="right")
+        if s.event.size:
+            # Everything with event <= t had arrived by t <=> the running max of arrival over the
+            # event-ordered prefix is <= t: then the visible set is exactly s[:hi].
+            reach = np.maximum.accumulate(s.arrival)[np.maximum(self.hi - 1, 0)]
+            self.fast: B = (self.hi == 0) | (reach <= ts)
+        else:
+            self.fast = np.ones(ts.size, dtype=np.bool_)
+        self.fast_idx = np.flatnonzero(self.fast)
+        self.slow_idx = np.flatnonzero(~self.fast)
+        self._visible: dict[int, Series] = {}
+
+    def visible(self, i: int) -> Series:
+        vis = self._visible.get(i)
+        if vis is None:
+            vis = self._visible[i] = self.s.visible(int(self.ts[i]))
+        return vis
+
+
+def _window_stats(s: Series, t: I64, lo: I64, n: I64, ops: Iterable[str]) -> dict[str, F64]:
+    """The duration-window ops for windows s[lo : lo + n] at snapshot times t (prefix-visible)."""
+    ops = set(ops)
+    out: dict[str, F64] = {}
+    hi = lo + n
+    has = n > 0
+    if "count" in ops:
+        out["count"] = n.astype(np.float64)
+    if "missing_flag" in ops:
+        out["missing_flag"] = (~has).astype(np.float64)
+    if "last" in ops:
+        out["last"] = np.where(has, s.value[np.maximum(hi - 1, 0)], NAN) if s.value.size else _nan(t)
+    heavy = ops & {"mean", "std", "var", "min", "max", "slope"}
+    if not heavy:
+        return out
+    for op in heavy:
+        out[op] = _nan(t)
+    width = int(n.max()) if n.size else 0
+    if width == 0:
+        return out
+    step = max(1, GATHER_CELLS // width)
+    cols = np.arange(width)
+    for a in range(0, t.size, step):
+        r = slice(a, a + step)
+        rn, rlo, rt = n[r], lo[r], t[r]
+        mask = cols < rn[:, None]
+        idx = np.minimum(rlo[:, None] + cols, s.value.size - 1)
+        x = s.value[idx]
+        cnt = np.maximum(rn, 1)
+        mean = np.where(mask, x, 0.0).sum(axis=1) / cnt
+        rhas = rn > 0
+        if "mean" in heavy:
+            out["mean"][r] = np.where(rhas, mean, NAN)
+        if "min" in heavy:
+            out["min"][r] = np.where(rhas, np.where(mask, x, np.inf).min(axis=1), NAN)
+        if "max" in heavy:
+            out["max"][r] = np.where(rhas, np.where(mask, x, -np.inf).max(axis=1), NAN)
+        if not heavy & {"std", "var", "slope"}:
+            continue
+        d = np.where(mask, x - mean[:, None], 0.0)
+        two = rn >= 2
+        if heavy & {"std", "var"}:
+            var = np.where(two, (d * d).sum(axis=1) / np.maximum(rn - 1, 1), NAN)
+            if "var" in heavy:
+                out["var"][r] = var
+            if "std" in heavy:
+                out["std"][r] = np.sqrt(var)
+        if "slope" in heavy:
+            e = s.event[idx]
+            h = np.where(mask, (e - rt[:, None]).astype(np.float64) / HOUR_MS, 0.0)
+            hc = np.where(mask, h - (h.sum(axis=1) / cnt)[:, None], 0.0)
+            sxx = (hc * hc).sum(axis=1)
+            # All times equal (sorted: first == last) is decided on the integers, as in op_slope.
+            first = s.event[np.minimum(rlo, s.event.size - 1)]
+            ok = two & (s.event[np.maximum(rlo + rn - 1, 0)] != first) & (sxx != 0.0)
+            out["slope"][r] = np.where(ok, (hc * d).sum(axis=1) / np.where(ok, sxx, 1.0), NAN)
+    return out
+
+
+def _history_stats(s: Series, hi: I64, ops: Iterable[str]) -> dict[str, F64]:
+    """The whole-history ops (window "all") on the prefixes s[:hi]."""
+    out: dict[str, F64] = {}
+    if not s.value.size:
+        return {op: np.full(hi.size, NAN) for op in ops}
+    last_i = np.maximum(hi - 1, 0)
+    has = hi > 0
+    for op in ops:
+        if op == "last":
+            out[op] = np.where(has, s.value[last_i], NAN)
+        elif op == "delta_from_baseline":
+            out[op] = np.where(has, s.value[last_i] - s.value[0], NAN)
+        else:  # rate_of_change
+            prev_i = np.maximum(hi - 2, 0)
+            dt = (s.event[last_i] - s.event[prev_i]).astype(np.float64) / HOUR_MS
+            ok = (hi >= 2) & (dt != 0.0)
+            out[op] = np.where(ok, (s.value[last_i] - s.value[prev_i]) / np.where(ok, dt, 1.0), NAN)
+    return out
+
+
+def _series_group(view: _View, w: int | None, ops: Sequence[str]) -> dict[str, F64]:
+    """The ops of one (series, window) for every snapshot: vectorised where fast, scalar where not."""
+    ts = view.ts
+    out = {op: _nan(ts) for op in ops}
+    fi = view.fast_idx
+    if fi.size:
+        hi = view.hi[fi]
+        if w is None:
+            got = _history_stats(view.s, hi, ops)
+        else:
+            lo = np.searchsorted(view.s.event, ts[fi] - w, side="right")
+            got = _window_stats(view.s, ts[fi], lo, hi - lo, ops)
+        for op in ops:
+            out[op][fi] = got[op]
+    for i in view.slow_idx.tolist():
+        vis, t = view.visible(i), int(ts[i])
+        for op in ops:
+            out[op][i] = _scalar_history_op(op, vis) if w is None else _scalar_window_op(op, vis, t, w)
+    return out
+
+
+def _nan(ts: I64) -> F64:
+    return np.full(ts.size, NAN)
 
 
 # --- medications -------------------------------------------------------------------------------------
@@ -167,37 +352,81 @@ def default_interactions() -> tuple[Interaction, ...]:
     return load_interactions()
 
 
+_ACTION_ORDER = {"start": 0, "change": 1, "dose": 2, "stop": 3}
+_NO_END = np.iinfo(np.int64).max
+
+
 def active_drugs(meds: Sequence[MedEvent], t: int, dose_window_ms: int) -> set[str]:
     """Drugs active at t: the latest event at or before t decides (stop ends, dose lasts a window).
 
     Events are ordered by (time, action) so that a same-instant start and stop resolve as "stop".
     """
-    latest: dict[str, MedEvent] = {}
-    for m in sorted((m for m in meds if m.event <= t), key=lambda m: (m.event, _ACTION_ORDER[m.action])):
-        latest[m.drug] = m
-    active = set()
-    for drug, m in latest.items():
-        if m.action == "stop":
-            continue
-        end = m.end if m.end is not None else (m.event + dose_window_ms if m.action == "dose" else None)
-        if end is None or end > t:
-            active.add(drug)
-    return active
+    active = _active_matrix(meds, np.asarray([t], dtype=np.int64), dose_window_ms)
+    return {d for d, a in active.items() if a[0]}
 
 
-_ACTION_ORDER = {"start": 0, "change": 1, "dose": 2, "stop": 3}
+def _active_matrix(meds: Sequence[MedEvent], ts: I64, dose_window_ms: int) -> dict[str, B]:
+    """Per drug, whether it is active at each snapshot (the rule of `active_drugs`, vectorised)."""
+    for m in meds:
+        if m.action not in _ACTION_ORDER:
+            raise ValueError(
+                f"medication {m.drug!r} at {m.event}: unknown action {m.action!r} "
+                f"(expected one of {sorted(_ACTION_ORDER)})"
+            )
+    # A stable sort, so same-instant same-action events keep their input order (the later one decides).
+    ordered = sorted(meds, key=lambda m: (m.event, _ACTION_ORDER[m.action]))
+    by_drug: dict[str, list[MedEvent]] = {}
+    for m in ordered:
+        by_drug.setdefault(m.drug, []).append(m)
+    out: dict[str, B] = {}
+    for drug, ms in by_drug.items():
+        ev = np.fromiter((m.event for m in ms), np.int64, len(ms))
+        stop = np.fromiter((m.action == "stop" for m in ms), np.bool_, len(ms))
+        end = np.fromiter(
+            (
+                m.end if m.end is not None else (m.event + dose_window_ms if m.action == "dose" else _NO_END)
+                for m in ms
+            ),
+            np.int64,
+            len(ms),
+        )
+        k = np.searchsorted(ev, ts, side="right") - 1  # the latest event at or before t
+        kk = np.maximum(k, 0)
+        out[drug] = (k >= 0) & ~stop[kk] & (end[kk] > ts)
+    return out
+
+
+def _medication_features(
+    features: Sequence[Feature], meds: Sequence[MedEvent], ts: I64, dose_ms: int, ixs: tuple[Interaction, ...]
+) -> dict[str, F64]:
+    active = _active_matrix(meds, ts, dose_ms)
+    none = np.zeros(ts.size, dtype=np.bool_)
+    hits = [
+        (ix, np.logical_and.reduce([active.get(d, none) for d in ix.drugs]) if ix.drugs else ~none)
+        for ix in ixs
+    ]
+    out: dict[str, F64] = {}
+    for f in features:
+        if f.op == "active_count":
+            out[f.name] = _count(active.values(), ts.size)
+        elif f.op == "interaction_count":
+            out[f.name] = _count((h for _, h in hits), ts.size)
+        elif f.op == "interaction_flag":
+            flag = np.logical_or.reduce([h for ix, h in hits if ix.flag == f.signal] or [none])
+            out[f.name] = flag.astype(np.float64)
+        else:
+            raise ValueError(f"{f.name}: op {f.op} does not apply to medications")
+    return out
+
+
+def _count(flags: Iterable[B], size: int) -> F64:
+    total = np.zeros(size)
+    for a in flags:
+        total += a
+    return total
 
 
 # --- the feature vector -----------------------------------------------------------------------------
-
-
-def _baseline_stats(s: Series, window_ms: int) -> tuple[float, float, int]:
-    """Mean and sample std of the first `window_ms` of observations, [first, first + window)."""
-    if not s.value.size:
-        return NAN, NAN, 0
-    hi = int(np.searchsorted(s.event, int(s.event[0]) + window_ms, side="left"))
-    x = s.value[:hi]
-    return op_mean(x), op_std(x), int(x.size)
 
 
 def _static(name: str, ctx: Mapping[str, object]) -> float:
@@ -234,107 +463,84 @@ def compute(
     interactions: tuple[Interaction, ...] | None = None,
 ) -> dict[str, F64]:
     """Feature name -> one value per snapshot time (NaN = null), in the definition's order."""
-    ts = [int(t) for t in snapshots]
+    ts = np.asarray(snapshots, dtype=np.int64).reshape(-1)
     interactions = default_interactions() if interactions is None else interactions
     baseline_ms = duration_ms(fs.settings.baseline_window)
     dose_ms = duration_ms(fs.settings.dose_active_window)
-    out = {f.name: np.full(len(ts), NAN) for f in fs.features}
-    for i, t in enumerate(ts):
-        vis_vitals = {k: s.visible(t) for k, s in patient.vitals.items()}
-        vis_labs = {k: s.visible(t) for k, s in patient.labs.items()}
-        meds_active: set[str] | None = None
-        for f in fs.features:
-            if f.source == "medications":
-                if meds_active is None:
-                    meds_active = active_drugs(patient.meds, t, dose_ms)
-                out[f.name][i] = _medication_feature(f, meds_active, interactions)
+    out: dict[str, F64] = {f.name: _nan(ts) for f in fs.features}  # the definition's order
+    views: dict[tuple[str, str], _View] = {}
+
+    def view(kind: str, signal: str) -> _View:
+        v = views.get((kind, signal))
+        if v is None:
+            src = patient.vitals if kind == "vitals" else patient.labs
+            v = views[(kind, signal)] = _View(src.get(signal, EMPTY), ts)
+        return v
+
+    meds: list[Feature] = []
+    groups: dict[tuple[str, str, int | None], list[Feature]] = {}
+    for f in fs.features:
+        if f.source == "medications":
+            meds.append(f)
+        elif f.source == "enrollment":
+            if f.op == "days_since":
+                start = _enrollment_ms(patient.context)
+                if start is not None:
+                    out[f.name] = (ts - start).astype(np.float64) / DAY_MS
             else:
-                out[f.name][i] = _feature(fs, f, patient, vis_vitals, vis_labs, t, baseline_ms)
+                out[f.name][:] = _static(f.signal, patient.context)
+        elif f.source == "adverse_events":
+            # Visible when it had happened and been reported by t: max(event, report) <= t.
+            seen = np.sort(np.maximum(patient.ae_event, patient.ae_report))
+            out[f.name] = np.searchsorted(seen, ts, side="right").astype(np.float64)
+        elif f.op == "instability_score":
+            out[f.name] = _instability(fs, lambda sig: view("vitals", sig), ts, baseline_ms)
+        else:
+            kind = "vitals" if f.source == "vitals" else "labs"
+            w = fs.window_ms(f)
+            if w is None and f.op not in HISTORY_OPS:
+                raise ValueError(f"{f.name}: op {f.op} needs a duration window, not {f.window!r}")
+            if w is not None and f.op not in WINDOW_OPS:
+                raise ValueError(f"{f.name}: op {f.op} is not defined for source {f.source}")
+            groups.setdefault((kind, f.signal, w), []).append(f)
+    if meds:
+        out.update(_medication_features(meds, patient.meds, ts, dose_ms, interactions))
+    for (kind, signal, w), feats in groups.items():
+        got = _series_group(view(kind, signal), w, sorted({f.op for f in feats}))
+        for f in feats:
+            out[f.name] = got[f.op].copy()
     return out
 
 
-def _medication_feature(f: Feature, active: set[str], interactions: tuple[Interaction, ...]) -> float:
-    hits = [ix for ix in interactions if ix.drugs <= active]
-    if f.op == "active_count":
-        return float(len(active))
-    if f.op == "interaction_count":
-        return float(len(hits))
-    if f.op == "interaction_flag":
-        return 1.0 if any(ix.flag == f.signal for ix in hits) else 0.0
-    raise ValueError(f"{f.name}: op {f.op} does not apply to medications")
-
-
-def _feature(
-    fs: FeatureSet,
-    f: Feature,
-    patient: Patient,
-    vitals: Mapping[str, Series],
-    labs: Mapping[str, Series],
-    t: int,
-    baseline_ms: int,
-) -> float:
-    if f.source == "enrollment":
-        if f.op == "days_since":
-            start = _enrollment_ms(patient.context)
-            return (t - start) / DAY_MS if start is not None else NAN
-        return _static(f.signal, patient.context)
-    if f.source == "adverse_events":
-        visible = (patient.ae_event <= t) & (patient.ae_report <= t)
-        return float(np.count_nonzero(visible))
-    if f.op == "instability_score":
-        return _instability(fs, vitals, t, baseline_ms)
-    s = (vitals if f.source == "vitals" else labs).get(f.signal, EMPTY)
-    w = fs.window_ms(f)
-    if f.op in ("last", "delta_from_baseline", "rate_of_change") and w is None:
-        if not s.value.size:
-            return NAN
-        if f.op == "last":
-            return float(s.value[-1])
-        if f.op == "delta_from_baseline":
-            return float(s.value[-1] - s.value[0])
-        return op_rate_of_change(s)
-    if w is None:
-        raise ValueError(f"{f.name}: op {f.op} needs a duration window, not {f.window!r}")
-    times, x = _window(s, t, w)
-    match f.op:
-        case "mean":
-            return op_mean(x)
-        case "std":
-            return op_std(x)
-        case "var":
-            return op_var(x)
-        case "min":
-            return op_min(x)
-        case "max":
-            return op_max(x)
-        case "slope":
-            return op_slope(times, x, t)
-        case "count":
-            return float(x.size)
-        case "last":
-            return float(x[-1]) if x.size else NAN
-        case "missing_flag":
-            return 0.0 if x.size else 1.0
-    raise ValueError(f"{f.name}: op {f.op} is not defined for source {f.source}")
-
-
-def _instability(fs: FeatureSet, vitals: Mapping[str, Series], t: int, baseline_ms: int) -> float:
+def _instability(fs: FeatureSet, view_of: Callable[[str], _View], ts: I64, baseline_ms: int) -> F64:
     """Sum over signals of |mean of the last window - baseline mean| / baseline std.
 
     A signal contributes only with a recent mean and a baseline of >= 2 points and std > 0; with no
     contributing signal the score is NaN, so "no data" never reads as "stable".
     """
     hour = duration_ms("1h")
-    total, terms = 0.0, 0
+    total = np.zeros(ts.size)
+    terms = np.zeros(ts.size, dtype=np.int64)
     for sig in fs.settings.instability_signals:
-        s = vitals.get(sig, EMPTY)
-        bmean, bstd, n = _baseline_stats(s, baseline_ms)
-        _, x = _window(s, t, hour)
-        if n < 2 or not bstd > 0 or not x.size:
-            continue
-        total += abs(float(np.mean(x)) - bmean) / bstd
-        terms += 1
-    return total if terms else NAN
+        v = view_of(sig)
+        s = v.s
+        recent = _series_group(v, hour, ["mean", "count"])
+        bmean, bstd, bn = _nan(ts), _nan(ts), np.zeros(ts.size, dtype=np.int64)
+        fi = v.fast_idx
+        if fi.size and s.value.size:
+            # The visible baseline of a prefix s[:hi] is s[:min(hi, end of the baseline window)].
+            nb = np.minimum(v.hi[fi], int(np.searchsorted(s.event, int(s.event[0]) + baseline_ms, "left")))
+            for k in np.unique(nb).tolist():
+                rows = fi[nb == k]
+                x = s.value[:k]
+                bmean[rows], bstd[rows], bn[rows] = op_mean(x), op_std(x), k
+        for i in v.slow_idx.tolist():
+            bmean[i], bstd[i], bn[i] = _baseline_stats(v.visible(i), baseline_ms)
+        ok = (bn >= 2) & (bstd > 0) & (recent["count"] > 0)
+        term = np.abs(recent["mean"] - bmean) / np.where(ok, bstd, 1.0)
+        total = np.where(ok, total + term, total)
+        terms += ok
+    return np.where(terms > 0, total, NAN)
 
 
 def labels(
