@@ -126,37 +126,69 @@ def events_frame(spark: SparkSession, lake: str, until: datetime, horizon_ms: in
 
 
 def patient_from_frame(pid: str, pdf: pd.DataFrame, context: Mapping[str, object]) -> Patient:
-    kind = pdf["kind"].to_numpy()
-    sig = pdf["signal"].to_numpy()
+    kind = pdf["kind"].to_numpy(np.int64)
     ev = pdf["ev"].to_numpy(np.int64)
     arr = pdf["arr"].to_numpy(np.int64)
     val = pdf["value"].to_numpy(np.float64, na_value=np.nan)
-
-    def series(k: int) -> dict[str, Series]:
-        m = kind == k
-        out = {}
-        for s in np.unique(sig[m]):
-            mm = m & (sig == s)
-            out[str(s)] = Series.build(ev[mm], arr[mm], val[mm])
-        return out
-
+    # One hash pass over the signal names and one sort for every series, by (kind, signal, event),
+    # then (arrival, value) within equal events: the order Series.build gives. A mask per signal over
+    # the string column cost a quarter of a second for a 90-day patient (130k rows), more than the ops.
+    code, uniq = pd.factorize(pdf["signal"], use_na_sentinel=False)
+    names = np.asarray(uniq, dtype=object)
+    key = kind * (len(names) + 1) + code
+    order = _series_order(key, ev, arr, val)
+    key_s, ev_s, arr_s, val_s = key[order], ev[order], arr[order], val[order]
+    series: dict[int, dict[str, Series]] = {KIND_VITAL: {}, KIND_LAB: {}}
+    if key_s.size:
+        cuts = (np.flatnonzero(np.diff(key_s)) + 1).tolist()
+        for a, b in zip([0, *cuts], [*cuts, key_s.size], strict=True):
+            k, c = divmod(int(key_s[a]), len(names) + 1)
+            if k in series:
+                series[k][str(names[c])] = Series(ev_s[a:b], arr_s[a:b], val_s[a:b])
     mm = kind == KIND_MED
-    ends = pdf["end"].to_numpy()[mm]
     meds = tuple(
         MedEvent(int(e), str(d), str(a), None if pd.isna(x) else int(x))
-        for e, d, a, x in zip(ev[mm], sig[mm], pdf["action"].to_numpy()[mm], ends, strict=True)
+        for e, d, a, x in zip(
+            ev[mm],
+            names[code[mm]],
+            pdf["action"][mm].to_numpy(object),
+            pdf["end"][mm].to_numpy(object),
+            strict=True,
+        )
     )
     am = kind == KIND_AE
     return Patient(
         patient_id=pid,
-        vitals=series(KIND_VITAL),
-        labs=series(KIND_LAB),
+        vitals=series[KIND_VITAL],
+        labs=series[KIND_LAB],
         meds=meds,
         ae_event=ev[am],
         ae_report=arr[am],
-        ae_type=tuple(str(x) for x in sig[am]),
+        ae_type=tuple(str(x) for x in names[code[am]]),
         context=context,
     )
+
+
+def _series_order(key: np.ndarray, ev: np.ndarray, arr: np.ndarray, val: np.ndarray) -> np.ndarray:
+    """The permutation sorting rows by (key, event, arrival, value), like np.lexsort((val, arr, ev, key)).
+
+    One unstable int64 argsort on key and event packed into one number (10x faster than the lexsort
+    here); the rare runs of equal (key, event) are then ordered by (arrival, value) with a lexsort.
+    """
+    if not key.size:
+        return np.zeros(0, dtype=np.int64)
+    span = int(ev.max()) - int(ev.min())
+    if span >= 1 << 44 or int(key.max()) >= 1 << 18 or int(key.min()) < 0:
+        return np.lexsort((val, arr, ev, key))
+    comp = (key << 44) | (ev - ev.min())
+    order = np.argsort(comp)
+    cs = comp[order]
+    tie = cs[1:] == cs[:-1]
+    if tie.any():
+        pos = np.flatnonzero(np.concatenate([tie, [False]]) | np.concatenate([[False], tie]))
+        sub = order[pos]
+        order[pos] = sub[np.lexsort((val[sub], arr[sub], comp[sub]))]
+    return order
 
 
 def snapshot_grid(first_ms: int, last_ms: int, since_ms: int, until_ms: int, cadence_ms: int) -> np.ndarray:
@@ -199,22 +231,28 @@ def make_kernel(
         pid = str(pdf["patient_id"].iloc[0])
         # The observed span: from the first to the last non-AE event (AEs alone do not make a patient
         # observable); a patient with only AEs gets no snapshots.
-        obs = pdf[pdf["kind"] != KIND_AE]
-        if obs.empty:
+        obs = pdf["kind"].to_numpy() != KIND_AE
+        if not obs.any():
             return empty
-        first, last = int(obs["ev"].min()), int(obs["arr"].max())
+        first = int(pdf["ev"].to_numpy(np.int64)[obs].min())
+        last = int(pdf["arr"].to_numpy(np.int64)[obs].max())
         snaps = snapshot_grid(first, last, since_ms, until_ms, cadence_ms)
         if not snaps.size:
             return empty
         patient = patient_from_frame(pid, pdf, contexts.get(pid, {}))
         values = compute(fs, patient, snaps)
         label, complete = labels(patient, snaps, horizon_ms, last)
-        out = pd.DataFrame({"patient_id": pid, "snapshot_time": snaps})
-        out = pd.concat([out, pd.DataFrame({n: values[n] for n in names})], axis=1)
-        out["label"] = label.astype(np.int32)
-        out["label_complete"] = complete.astype(np.int32)
-        out["date"] = pd.to_datetime(snaps, unit="ms").strftime("%Y-%m-%d")
-        return out
+        days = snaps.astype("datetime64[ms]").astype("datetime64[D]").astype(str).astype(object)
+        return pd.DataFrame(
+            {
+                "patient_id": np.full(snaps.size, pid, dtype=object),
+                "snapshot_time": snaps,
+                **{n: values[n] for n in names},
+                "label": label.astype(np.int32),
+                "label_complete": complete.astype(np.int32),
+                "date": days,
+            }
+        )
 
     return kernel
 

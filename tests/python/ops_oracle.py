@@ -19,6 +19,7 @@ from functools import cache
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from pipelines.featureset import Feature, FeatureSet, duration_ms
 from pipelines.ops import EMPTY, Interaction, MedEvent, Patient, Series, load_interactions
@@ -271,3 +272,39 @@ def _instability(fs: FeatureSet, vitals: Mapping[str, Series], t: int, baseline_
         total += abs(float(np.mean(x)) - bmean) / bstd
         terms += 1
     return total if terms else NAN
+
+
+def to_frame(patient: Patient, string_dtype: str = "str") -> pd.DataFrame:
+    """One patient as the long event frame that features.events_frame gives the Spark kernel
+    (columns patient_id, kind, signal, ev, arr, value, end, action; kinds 0-3), rows shuffled."""
+    parts = []
+    for kind, src in ((0, patient.vitals), (1, patient.labs)):
+        for sig, s in src.items():
+            n = s.event.size
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "kind": np.zeros(n, np.int32) + kind,
+                        "signal": [sig] * n,
+                        "ev": s.event,
+                        "arr": s.arrival,
+                        "value": s.value,
+                        "end": pd.array([None] * n, dtype="Int64"),
+                        "action": [None] * n,
+                    }
+                )
+            )
+    rows: list[tuple[object, ...]] = [
+        (2, m.drug, m.event, m.event, np.nan, m.end, m.action) for m in patient.meds
+    ]
+    rows += [
+        (3, t, int(e), int(r), np.nan, None, None)
+        for e, r, t in zip(patient.ae_event, patient.ae_report, patient.ae_type, strict=True)
+    ]
+    cols = ["kind", "signal", "ev", "arr", "value", "end", "action"]
+    small = pd.DataFrame(rows, columns=cols).astype({"kind": np.int32, "ev": np.int64, "arr": np.int64})
+    small["end"] = pd.array(small["end"].tolist(), dtype="Int64")
+    df = pd.concat([*parts, small], ignore_index=True)
+    df.insert(0, "patient_id", patient.patient_id)
+    df = df.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    return df.astype({"patient_id": string_dtype, "signal": string_dtype})

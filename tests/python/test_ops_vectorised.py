@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 from ops_oracle import compute as oracle_compute
+from ops_oracle import to_frame
 
-from pipelines import ops
+from pipelines import features, ops
 from pipelines.featureset import FeatureSet, default_feature_set
 from pipelines.ops import HOUR_MS, Interaction, MedEvent, Patient, Series, compute
 
@@ -277,3 +278,48 @@ def test_bad_definitions_and_inputs_are_clear_errors() -> None:
         compute(FeatureSet.model_validate(raw), Patient("p"), [T0])
     with pytest.raises(ValueError, match="unknown action 'pause'"):
         compute(EXT, Patient("p", meds=(MedEvent(T0, "aaa", "pause"),)), [T0])
+
+
+@pytest.mark.parametrize("string_dtype", ["str", "object"])
+@pytest.mark.parametrize("seed", range(0, 40, 4))
+def test_patient_from_frame_sorts_each_series_like_series_build(seed: int, string_dtype: str) -> None:
+    """The Spark kernel's frame -> Patient (one packed sort) gives what Series.build gives per signal."""
+    patient, _ = random_patient(seed)
+    got = features.patient_from_frame(patient.patient_id, to_frame(patient, string_dtype), patient.context)
+    for want_map, got_map in ((patient.vitals, got.vitals), (patient.labs, got.labs)):
+        assert sorted(got_map) == sorted(k for k, s in want_map.items() if s.event.size)
+        for name, s in got_map.items():
+            w = Series.build(want_map[name].event, want_map[name].arrival, want_map[name].value)
+            np.testing.assert_array_equal(s.event, w.event, err_msg=name)
+            np.testing.assert_array_equal(s.arrival, w.arrival, err_msg=name)
+            np.testing.assert_array_equal(s.value, w.value, err_msg=name)
+    assert sorted(got.meds, key=repr) == sorted(patient.meds, key=repr)
+    ae_got = sorted(zip(got.ae_event.tolist(), got.ae_report.tolist(), strict=True))
+    assert ae_got == sorted(zip(patient.ae_event.tolist(), patient.ae_report.tolist(), strict=True))
+
+
+def test_series_order_breaks_event_ties_by_arrival_then_value() -> None:
+    key = np.array([1, 0, 1, 1, 1, 0], np.int64)
+    ev = np.array([5, 9, 5, 5, 2, 9], np.int64)
+    arr = np.array([7, 9, 6, 7, 2, 9], np.int64)
+    val = np.array([3.0, 1.0, 4.0, np.nan, 0.0, 0.5])
+    want = np.lexsort((val, arr, ev, key))
+    np.testing.assert_array_equal(features._series_order(key, ev, arr, val), want)
+
+
+def test_kernel_rows_are_compute_values_with_labels() -> None:
+    patient, _ = random_patient(5)
+    cadence, horizon = 6 * HOUR_MS, 24 * HOUR_MS
+    kernel = features.make_kernel(
+        FS, {patient.patient_id: patient.context}, T0, T0 + 9 * DAY_MS, cadence, horizon
+    )
+    out = kernel(to_frame(patient))
+    assert [c for c, _ in features.output_columns(FS)] == list(out.columns)
+    snaps = out["snapshot_time"].to_numpy(np.int64)
+    assert snaps.size > 0 and np.all(np.diff(snaps) == cadence)
+    want = oracle_compute(FS, patient, snaps.tolist(), ops.default_interactions())
+    for name in FS.names:
+        np.testing.assert_allclose(out[name].to_numpy(np.float64), want[name], rtol=1e-12, atol=1e-12)
+    days = [str(np.datetime64(int(t), "ms").astype("datetime64[D]")) for t in snaps.tolist()]
+    assert out["date"].tolist() == days and set(out["patient_id"]) == {patient.patient_id}
+    assert out["label"].dtype == np.int32 and out["label_complete"].dtype == np.int32
