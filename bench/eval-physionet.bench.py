@@ -251,8 +251,8 @@ def main() -> int:
                 "Utility: PhysioNet/CinC 2019 normalized utility (Reyna et al. 2020), threshold chosen on "
                 "the validation split; defined for the 6 h challenge labels only.",
                 "NEWS2-style: resp, SpO2, SBP, HR, temperature from the contract's last values "
-                "(observed within 2 h); consciousness not recorded and FiO2 not a contract feature "
-                "(both score 0). ECE after Platt scaling on validation.",
+                "(observed within 2 h); supplemental oxygen = last FiO2 > 21 % measured within 24 h; "
+                "consciousness not recorded (scores 0). ECE after Platt scaling on validation.",
                 "Subgroups: age groups, sex, ICU unit as 'site' (MICU/SICU; 'unknown' not gated).",
             ],
         }

@@ -82,12 +82,14 @@ def news2(
 
 def _news2_from_features(frame: pd.DataFrame) -> NDArray[np.float64]:
     """NEWS2 from the contract's last-value features (observed within the 2 h forward-fill limit).
-    FiO2 is not a contract feature, so the supplemental-oxygen term scores 0 here."""
+    Supplemental oxygen: the last FiO2 (canonical unit %, contracts/units.yaml) measured within 24 h;
+    an older or absent FiO2 scores 0."""
 
     def col(name: str) -> NDArray[np.float64]:
         return np.asarray(frame[name].to_numpy(dtype=np.float64, na_value=np.nan))
 
-    fio2 = np.zeros(len(frame))
+    recent = col("fio2_missing_24h") == 0.0
+    fio2 = np.where(recent, col("fio2_last") / 100.0, np.nan)
     return news2(col("rr_last"), col("spo2_last"), col("sbp_last"), col("hr_last"), col("temp_last"), fio2)
 
 
