@@ -2,6 +2,7 @@
  * The closed loop for a person to watch (issue 9):
  *   npx tsx scripts/demo/closed-loop.ts --lake PATH [--scenario site-drift|concept-drift]
  *        [--patients 120] [--days 16] [--seed 7] [--start 2025-01-06] [--epochs 3] [--simulate] [--bench]
+ *        [--note TEXT]   (recorded with --bench: what ran beside it)
  * With --simulate (or a lake without bronze/) a trial of the scenario is simulated into PATH first.
  * Prints: serving features -> production model -> monitoring -> condition holds -> detected ->
  * retraining -> staging -> canary -> promoted / rolled back; then a second run whose candidate is
@@ -31,6 +32,7 @@ const { values: a } = parseArgs({
     epochs: { type: 'string', default: '3' },
     simulate: { type: 'boolean', default: false },
     bench: { type: 'boolean', default: false },
+    note: { type: 'string' },
     mlflow: { type: 'string', default: process.env.MLFLOW_TRACKING_URI ?? 'http://127.0.0.1:55000' },
   },
 });
@@ -84,4 +86,5 @@ if (a.bench)
     model,
     load0,
     source: 'demo',
+    ...(a.note ? { note: a.note } : {}),
   });

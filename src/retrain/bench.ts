@@ -19,6 +19,8 @@ export interface BenchMeta {
   readonly load0: number;
   /** Who ran it: the integration test or the demo script. */
   readonly source: 'test' | 'demo';
+  /** What else ran beside it (AEPRED_CL_NOTE / --note), e.g. "2 CPU burners". */
+  readonly note?: string;
 }
 
 export function appendClosedLoopBench(root: string, r: ScenarioResult, m: BenchMeta): void {
@@ -50,6 +52,11 @@ export function appendClosedLoopBench(root: string, r: ScenarioResult, m: BenchM
       rules: r.run1.triggerRules,
     },
     source: m.source,
+    note: m.note ?? null,
+    // the scenario's jobs read the lake's own enrollment whatever the environment says; recorded so
+    // that a run under make demo's exported AEPRED_ENROLLMENT_JDBC_URL can be told apart
+    enrollment_jdbc_url_in_env: Boolean(process.env.AEPRED_ENROLLMENT_JDBC_URL),
+    data_wait_hours: r.dataWaitHours,
     // the first model's held-out AUROC (the relative decay rule's baseline) and every decay check:
     // the rolling AUROC, the threshold it was held against, what was decided
     bootstrap: {
@@ -124,7 +131,7 @@ export function appendClosedLoopBench(root: string, r: ScenarioResult, m: BenchM
     machine_cores: cpus().length,
     node: process.version,
     recorded_at: new Date().toISOString(),
-    notes: `${perRun.length} run(s) of tests/integration/closed-loop-site-drift.test.ts (scenarios: ${perRun.map((x) => x.scenario).join(', ')}), 120 patients x 16 days, 3 epochs, retraining window 4 days, comparison on a 30 % patient hold-out's last labelled 24 h (none for the first model), relative decay rule from 2026-11-27 (per_run[].checks: threshold per check), shared 2-core machine (1-min load per run in per_run). Wall time = simulate + serving features + first model + run 1 (detect, retrain, canary, verdict) + run 2 (worse candidate) + rollback under load (when run 1 promoted).`,
+    notes: `${perRun.length} run(s) of tests/integration/closed-loop-site-drift.test.ts (scenarios: ${perRun.map((x) => x.scenario).join(', ')}), 120 patients x 16 days, 3 epochs, retraining window 4 days, comparison on a 30 % patient hold-out's last labelled 24 h (none for the first model; from 2026-11-27 03:00 the run waits data_wait_hours after its trigger so that day is the one after the trigger), relative decay rule from 2026-11-27 (per_run[].checks: threshold per check), shared 2-core machine (1-min load per run in per_run). Wall time = simulate + serving features + first model + run 1 (detect, retrain, canary, verdict) + run 2 (worse candidate) + rollback under load (when run 1 promoted).`,
     medians: {
       wall_seconds: med(walls),
       condition_to_trigger_trial_hours: med(nums((x) => x.detection.condition_to_trigger_trial_hours)),

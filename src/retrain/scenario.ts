@@ -76,6 +76,8 @@ export interface ScenarioResult {
   /** When the simulator's drift begins (the manifest's ground truth) and the replay's control start. */
   readonly driftAt: number;
   readonly monitorFrom: number;
+  /** Trial hours an automatic retraining waited after its trigger for labelled data. */
+  readonly dataWaitHours: number;
   readonly run1: {
     /** First trial hour at which a check would have requested a retraining. */
     readonly conditionAt: number | null;
@@ -423,6 +425,7 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
     productionBefore: prod1,
     driftAt,
     monitorFrom,
+    dataWaitHours,
     bootstrap: boot,
     serving: { steps: servingSteps, rows: rows.length },
     run1: {

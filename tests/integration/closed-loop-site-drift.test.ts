@@ -61,6 +61,7 @@ describe.skipIf(process.env.AEPRED_SKIP_CLOSED_LOOP === '1')(`closed loop (${SCE
         model,
         load0,
         source: 'test',
+        ...(process.env.AEPRED_CL_NOTE ? { note: process.env.AEPRED_CL_NOTE } : {}),
       });
 
     // the first production model
@@ -81,6 +82,14 @@ describe.skipIf(process.env.AEPRED_SKIP_CLOSED_LOOP === '1')(`closed loop (${SCE
     expect(latencyH).toBeGreaterThanOrEqual(0);
     expect(latencyH).toBeLessThanOrEqual(6);
     const report = r.run1.report;
+    // the run waited for the day after its trigger to be labelled, and both models were compared on
+    // that day: data after the change, held out of the candidate's training, never seen by production
+    const triggerAt = r.run1.triggerAt ?? Number.NaN;
+    expect(report?.data.end).toBe(new Date(triggerAt + r.dataWaitHours * HOUR).toISOString());
+    const set = report?.comparisonSet as { test_start: string; test_end: string; test_positives: number };
+    expect(Date.parse(set.test_start)).toBe(triggerAt);
+    expect(Date.parse(set.test_end)).toBeGreaterThan(triggerAt);
+    expect(Date.parse(set.test_start)).toBeGreaterThanOrEqual(r.driftAt);
     expect(report?.outcome).toBe('staging');
     expect(report?.lineageTag).toMatch(/^retrain-\d{8}-(drift|performance)$/);
     expect(r.run1.verdict?.verdict.decision).toBe('promote');
