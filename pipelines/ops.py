@@ -187,12 +187,17 @@ def _scalar_history_op(op: str, vis: Series) -> float:
 
 
 def _baseline_stats(s: Series, window_ms: int) -> tuple[float, float, int]:
-    """Mean and sample std of the first `window_ms` of observations, [first, first + window)."""
+    """Mean and sample std of the first `window_ms` of observations, [first, first + window).
+
+    A constant baseline has std 0, decided on the values (min == max): the float std of seven
+    readings of 36.8 is 7.7e-15, and dividing by it would make the instability score 1e13.
+    """
     if not s.value.size:
         return NAN, NAN, 0
     hi = int(np.searchsorted(s.event, int(s.event[0]) + window_ms, side="left"))
     x = s.value[:hi]
-    return op_mean(x), op_std(x), int(x.size)
+    std = 0.0 if x.size >= 2 and x.min() == x.max() else op_std(x)
+    return op_mean(x), std, int(x.size)
 
 
 # --- the same ops on all snapshots at once -----------------------------------------------------------
@@ -528,12 +533,14 @@ def _instability(fs: FeatureSet, view_of: Callable[[str], _View], ts: I64, basel
         bmean, bstd, bn = _nan(ts), _nan(ts), np.zeros(ts.size, dtype=np.int64)
         fi = v.fast_idx
         if fi.size and s.value.size:
-            # The visible baseline of a prefix s[:hi] is s[:min(hi, end of the baseline window)].
+            # The visible baseline of a prefix s[:hi] is s[:min(hi, end of the baseline window)]: one
+            # row per distinct length, as windows starting at 0 (constant: std 0, as _baseline_stats).
             nb = np.minimum(v.hi[fi], int(np.searchsorted(s.event, int(s.event[0]) + baseline_ms, "left")))
-            for k in np.unique(nb).tolist():
-                rows = fi[nb == k]
-                x = s.value[:k]
-                bmean[rows], bstd[rows], bn[rows] = op_mean(x), op_std(x), k
+            ks, inv = np.unique(nb, return_inverse=True)
+            zero = np.zeros(ks.size, dtype=np.int64)
+            st = _window_stats(s, zero, zero, ks, ("mean", "std", "min", "max"))
+            std = np.where((ks >= 2) & (st["min"] == st["max"]), 0.0, st["std"])
+            bmean[fi], bstd[fi], bn[fi] = st["mean"][inv], std[inv], ks[inv]
         for i in v.slow_idx.tolist():
             bmean[i], bstd[i], bn[i] = _baseline_stats(v.visible(i), baseline_ms)
         ok = (bn >= 2) & (bstd > 0) & (recent["count"] > 0)

@@ -6,10 +6,12 @@ series for every snapshot, so it is slow but reads like docs/features.md. tests/
 test_ops_vectorised.py checks the vectorised `compute` against it on random patients. It shares only
 the data classes and the feature definition with pipelines.ops, never the arithmetic.
 
-One deliberate change from the old code: `op_slope` is null when all times in the window are equal,
-checked on the integer times (docs/features.md). The old check `sxx == 0.0` on float hours missed
-three or more points at one instant whose hours do not sum exactly (e.g. 7 minutes before t three
-times: sxx = 5.8e-34), and returned a meaningless slope.
+Two deliberate changes from the old code, both making it say what docs/features.md says:
+- `op_slope` is null when all times in the window are equal, checked on the integer times. The old
+  check `sxx == 0.0` on float hours missed three or more points at one instant whose hours do not
+  sum exactly (7 minutes before t, three times: sxx = 5.8e-34) and returned a meaningless slope.
+- a constant instability baseline has std 0 (min == max), not the float residue of its std (seven
+  readings of 36.8: 7.7e-15), which made the score about 1e13.
 """
 
 from __future__ import annotations
@@ -129,12 +131,17 @@ _ACTION_ORDER = {"start": 0, "change": 1, "dose": 2, "stop": 3}
 
 
 def _baseline_stats(s: Series, window_ms: int) -> tuple[float, float, int]:
-    """Mean and sample std of the first `window_ms` of observations, [first, first + window)."""
+    """Mean and sample std of the first `window_ms` of observations, [first, first + window).
+
+    A constant baseline has std 0, decided on the values (min == max): the float std of seven
+    readings of 36.8 is 7.7e-15, and dividing by it would make the instability score 1e13.
+    """
     if not s.value.size:
         return NAN, NAN, 0
     hi = int(np.searchsorted(s.event, int(s.event[0]) + window_ms, side="left"))
     x = s.value[:hi]
-    return op_mean(x), op_std(x), int(x.size)
+    std = 0.0 if x.size >= 2 and x.min() == x.max() else op_std(x)
+    return op_mean(x), std, int(x.size)
 
 
 def _static(name: str, ctx: Mapping[str, object]) -> float:

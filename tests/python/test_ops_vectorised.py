@@ -251,6 +251,23 @@ def test_slope_of_three_points_at_one_instant_is_null() -> None:
     assert got["x_heart_rate_count_90m"][0] == 3.0
 
 
+def test_a_constant_baseline_does_not_contribute_to_instability() -> None:
+    # Seven readings of 36.8: np.std gives 7.7e-15, not 0; |37.0 - 36.8| / 7.7e-15 would be 2.6e13.
+    t = T0 + 2 * DAY_MS
+    e = T0 + np.arange(7, dtype=np.int64) * HOUR_MS
+    temp = Series.build([*e, t - 10 * MIN_MS], [*e, t - 10 * MIN_MS], [36.8] * 7 + [37.0])
+    hr = Series.build([*e, t - 10 * MIN_MS], [*e, t - 10 * MIN_MS], [70, 72, 74, 70, 72, 74, 70, 80.0])
+    both = compute(EXT, Patient("p", vitals={"temperature": temp, "heart_rate": hr}), [t])
+    hr_only = compute(EXT, Patient("p", vitals={"heart_rate": hr}), [t])
+    assert both["x_instability"][0] == hr_only["x_instability"][0]
+    assert 0 < both["x_instability"][0] < 10
+    alone = compute(EXT, Patient("p", vitals={"temperature": temp}), [t])
+    assert math.isnan(alone["x_instability"][0])  # no contributing signal: null, not "stable"
+    assert math.isnan(
+        oracle_compute(EXT, Patient("p", vitals={"temperature": temp}), [t])["x_instability"][0]
+    )
+
+
 def test_no_snapshots_gives_empty_columns() -> None:
     patient, _ = random_patient(1)
     got = compute(FS, patient, np.zeros(0, np.int64))
