@@ -243,16 +243,15 @@ def make_kernel(
         values = compute(fs, patient, snaps)
         label, complete = labels(patient, snaps, horizon_ms, last)
         days = snaps.astype("datetime64[ms]").astype("datetime64[D]").astype(str).astype(object)
-        return pd.DataFrame(
-            {
-                "patient_id": np.full(snaps.size, pid, dtype=object),
-                "snapshot_time": snaps,
-                **{n: values[n] for n in names},
-                "label": label.astype(np.int32),
-                "label_complete": complete.astype(np.int32),
-                "date": days,
-            }
+        # The features as one float block (a DataFrame from 150 separate arrays cost 4 ms a patient).
+        block = np.empty((snaps.size, len(names)))
+        for j, n in enumerate(names):
+            block[:, j] = values[n]
+        head = pd.DataFrame({"patient_id": np.full(snaps.size, pid, dtype=object), "snapshot_time": snaps})
+        tail = pd.DataFrame(
+            {"label": label.astype(np.int32), "label_complete": complete.astype(np.int32), "date": days}
         )
+        return pd.concat([head, pd.DataFrame(block, columns=names), tail], axis=1)
 
     return kernel
 
