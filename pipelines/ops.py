@@ -14,13 +14,14 @@ Conventions (docs/features.md#semantics):
 
 Implementation (docs/features.md#implementation): `compute` works on all snapshots of a patient at
 once. The features are grouped by (source, signal, window); for each series the window bounds of every
-snapshot come from one `np.searchsorted` on the sorted event times, and the window statistics from one
-padded [snapshots x longest window] gather with a mask (two-pass: mean first, then centred sums).
-That is exact for a snapshot where everything that had happened by t had also arrived by t (the
-visible set is a prefix of the event order: running max of arrival <= t); the other snapshots of
-that series (a lab reported late) take the scalar path below (`Series.visible`, `_scalar_window_op`),
-which is the definition written out one snapshot at a time. tests/python/test_ops_vectorised.py
-checks `compute` against the old scalar implementation (tests/python/ops_oracle.py).
+snapshot come from one `np.searchsorted` on the sorted event times, and the statistics from one padded
+[snapshots x longest window] gather with a mask (two-pass: mean first, then centred sums). Where
+everything that had happened by t had also arrived by t (running max of arrival over the event
+prefix <= t) the visible set is the event prefix and the window a slice; at the other snapshots of
+that series (a lab drawn but not yet reported) the mask also drops what arrived after t. The
+instability baseline of such a snapshot is computed alone (`Series.visible`); medications are a
+per-drug "latest event at or before t" lookup. tests/python/test_ops_vectorised.py checks `compute`
+against the scalar per-snapshot implementation it replaced (tests/python/ops_oracle.py).
 """
 
 from __future__ import annotations
@@ -102,88 +103,19 @@ class Patient:
     context: Mapping[str, object] = field(default_factory=dict)
 
 
-# --- the ops on one visible series at one snapshot (the definition; also the slow path) -------------
+# --- the ops on all snapshots of one series at once --------------------------------------------------
 
 WINDOW_OPS = frozenset({"mean", "std", "var", "min", "max", "slope", "count", "last", "missing_flag"})
 HISTORY_OPS = frozenset({"last", "delta_from_baseline", "rate_of_change"})  # window "all"
-
-
-def _window(s: Series, t: int, w: int) -> tuple[I64, F64]:
-    lo = int(np.searchsorted(s.event, t - w, side="right"))
-    hi = int(np.searchsorted(s.event, t, side="right"))
-    return s.event[lo:hi], s.value[lo:hi]
 
 
 def op_mean(x: F64) -> float:
     return float(np.mean(x)) if x.size else NAN
 
 
-def op_var(x: F64) -> float:
-    # Sample variance (n - 1): the windows are samples of a continuous signal.
-    return float(np.var(x, ddof=1)) if x.size >= 2 else NAN
-
-
 def op_std(x: F64) -> float:
+    # Sample std (n - 1): the windows are samples of a continuous signal.
     return float(np.std(x, ddof=1)) if x.size >= 2 else NAN
-
-
-def op_slope(times: I64, x: F64, t: int) -> float:
-    """Ordinary least-squares slope of value on time, in units per hour; NaN without 2 distinct times."""
-    # The times are sorted: all equal is first == last, decided on the integers (float hours of three
-    # equal times need not sum exactly, which would leave a tiny sxx and a meaningless slope).
-    if x.size < 2 or times[0] == times[-1]:
-        return NAN
-    # Hours relative to t keep the numbers small, so both languages agree to the last bits that matter.
-    h = (times - t).astype(np.float64) / HOUR_MS
-    hc = h - h.mean()
-    sxx = float(np.dot(hc, hc))
-    if sxx == 0.0:
-        return NAN
-    return float(np.dot(hc, x - x.mean()) / sxx)
-
-
-def op_rate_of_change(s: Series) -> float:
-    """(last - previous) / hours between their event times; NaN with < 2 results or equal times."""
-    if s.value.size < 2:
-        return NAN
-    dt = float(s.event[-1] - s.event[-2]) / HOUR_MS
-    if dt == 0.0:
-        return NAN
-    return float((s.value[-1] - s.value[-2]) / dt)
-
-
-def _scalar_window_op(op: str, vis: Series, t: int, w: int) -> float:
-    times, x = _window(vis, t, w)
-    match op:
-        case "mean":
-            return op_mean(x)
-        case "std":
-            return op_std(x)
-        case "var":
-            return op_var(x)
-        case "min":
-            return float(np.min(x)) if x.size else NAN
-        case "max":
-            return float(np.max(x)) if x.size else NAN
-        case "slope":
-            return op_slope(times, x, t)
-        case "count":
-            return float(x.size)
-        case "last":
-            return float(x[-1]) if x.size else NAN
-        case "missing_flag":
-            return 0.0 if x.size else 1.0
-    raise ValueError(f"op {op} has no duration-window form")
-
-
-def _scalar_history_op(op: str, vis: Series) -> float:
-    if not vis.value.size:
-        return NAN
-    if op == "last":
-        return float(vis.value[-1])
-    if op == "delta_from_baseline":
-        return float(vis.value[-1] - vis.value[0])
-    return op_rate_of_change(vis)
 
 
 def _baseline_stats(s: Series, window_ms: int) -> tuple[float, float, int]:
@@ -198,9 +130,6 @@ def _baseline_stats(s: Series, window_ms: int) -> tuple[float, float, int]:
     x = s.value[:hi]
     std = 0.0 if x.size >= 2 and x.min() == x.max() else op_std(x)
     return op_mean(x), std, int(x.size)
-
-
-# --- the same ops on all snapshots at once -----------------------------------------------------------
 
 
 class _View:
@@ -219,34 +148,37 @@ class _View:
             self.fast = np.ones(ts.size, dtype=np.bool_)
         self.fast_idx = np.flatnonzero(self.fast)
         self.slow_idx = np.flatnonzero(~self.fast)
-        self._visible: dict[int, Series] = {}
-
-    def visible(self, i: int) -> Series:
-        vis = self._visible.get(i)
-        if vis is None:
-            vis = self._visible[i] = self.s.visible(int(self.ts[i]))
-        return vis
 
 
-def _window_stats(s: Series, t: I64, lo: I64, n: I64, ops: Iterable[str]) -> dict[str, F64]:
-    """The duration-window ops for windows s[lo : lo + n] at snapshot times t (prefix-visible)."""
+def _window_stats(
+    s: Series, t: I64, lo: I64, n: I64, ops: Iterable[str], late: bool = False
+) -> dict[str, F64]:
+    """The ops over s[lo : lo + n] at snapshot times t, one row per snapshot.
+
+    late=False: the whole slice is visible (the fast path). late=True: only the observations of the
+    slice that had arrived by t count (a drawn lab not yet reported is left out), so count, last and
+    the history ops (lo = 0) come from the mask too.
+
+    Each statistic is two-pass over a padded [rows x longest slice] gather: the mean first, then
+    centred sums; never running sums of squares, which lose the digits that matter over 90 days.
+    """
     ops = set(ops)
-    out: dict[str, F64] = {}
+    out: dict[str, F64] = {op: _nan(t) for op in ops}
     hi = lo + n
     has = n > 0
-    if "count" in ops:
-        out["count"] = n.astype(np.float64)
-    if "missing_flag" in ops:
-        out["missing_flag"] = (~has).astype(np.float64)
-    if "last" in ops:
-        out["last"] = np.where(has, s.value[np.maximum(hi - 1, 0)], NAN) if s.value.size else _nan(t)
-    heavy = ops & {"mean", "std", "var", "min", "max", "slope"}
-    if not heavy:
-        return out
-    for op in heavy:
-        out[op] = _nan(t)
+    if not late:
+        if "count" in ops:
+            out["count"] = n.astype(np.float64)
+        if "missing_flag" in ops:
+            out["missing_flag"] = (~has).astype(np.float64)
+        if "last" in ops and s.value.size:
+            out["last"] = np.where(has, s.value[np.maximum(hi - 1, 0)], NAN)
+        ops -= {"count", "missing_flag", "last"}
     width = int(n.max()) if n.size else 0
-    if width == 0:
+    if not ops or width == 0:
+        if late:  # nothing visible anywhere
+            for op in ops & {"count", "missing_flag"}:
+                out[op] = np.full(t.size, 1.0 if op == "missing_flag" else 0.0)
         return out
     step = max(1, GATHER_CELLS // width)
     cols = np.arange(width)
@@ -256,39 +188,65 @@ def _window_stats(s: Series, t: I64, lo: I64, n: I64, ops: Iterable[str]) -> dic
         mask = cols < rn[:, None]
         idx = np.minimum(rlo[:, None] + cols, s.value.size - 1)
         x = s.value[idx]
+        rows = np.arange(rn.size)
+        if late:
+            mask &= s.arrival[idx] <= rt[:, None]
+            rn = mask.sum(axis=1)
+            first_c = np.argmax(mask, axis=1)
+            last_c = width - 1 - np.argmax(mask[:, ::-1], axis=1)
+        else:
+            first_c = np.zeros(rn.size, dtype=np.int64)
+            last_c = np.maximum(rn - 1, 0)
+        rhas, two = rn > 0, rn >= 2
+        if "count" in ops:
+            out["count"][r] = rn
+        if "missing_flag" in ops:
+            out["missing_flag"][r] = ~rhas
+        if "last" in ops:
+            out["last"][r] = np.where(rhas, x[rows, last_c], NAN)
+        if "delta_from_baseline" in ops:
+            out["delta_from_baseline"][r] = np.where(rhas, x[rows, last_c] - x[rows, first_c], NAN)
+        if "rate_of_change" in ops:
+            before = mask & (cols < last_c[:, None])
+            prev_c = width - 1 - np.argmax(before[:, ::-1], axis=1)
+            dt = (s.event[idx[rows, last_c]] - s.event[idx[rows, prev_c]]).astype(np.float64) / HOUR_MS
+            ok = two & (dt != 0.0)
+            rate = (x[rows, last_c] - x[rows, prev_c]) / np.where(ok, dt, 1.0)
+            out["rate_of_change"][r] = np.where(ok, rate, NAN)
+        if not ops & {"mean", "std", "var", "min", "max", "slope"}:
+            continue
         cnt = np.maximum(rn, 1)
         mean = np.where(mask, x, 0.0).sum(axis=1) / cnt
-        rhas = rn > 0
-        if "mean" in heavy:
+        if "mean" in ops:
             out["mean"][r] = np.where(rhas, mean, NAN)
-        if "min" in heavy:
+        if "min" in ops:
             out["min"][r] = np.where(rhas, np.where(mask, x, np.inf).min(axis=1), NAN)
-        if "max" in heavy:
+        if "max" in ops:
             out["max"][r] = np.where(rhas, np.where(mask, x, -np.inf).max(axis=1), NAN)
-        if not heavy & {"std", "var", "slope"}:
+        if not ops & {"std", "var", "slope"}:
             continue
         d = np.where(mask, x - mean[:, None], 0.0)
-        two = rn >= 2
-        if heavy & {"std", "var"}:
+        if ops & {"std", "var"}:
             var = np.where(two, (d * d).sum(axis=1) / np.maximum(rn - 1, 1), NAN)
-            if "var" in heavy:
+            if "var" in ops:
                 out["var"][r] = var
-            if "std" in heavy:
+            if "std" in ops:
                 out["std"][r] = np.sqrt(var)
-        if "slope" in heavy:
+        if "slope" in ops:
             e = s.event[idx]
+            # Hours relative to t keep the numbers small, so both languages agree to the last bits.
             h = np.where(mask, (e - rt[:, None]).astype(np.float64) / HOUR_MS, 0.0)
             hc = np.where(mask, h - (h.sum(axis=1) / cnt)[:, None], 0.0)
             sxx = (hc * hc).sum(axis=1)
-            # All times equal (sorted: first == last) is decided on the integers, as in op_slope.
-            first = s.event[np.minimum(rlo, s.event.size - 1)]
-            ok = two & (s.event[np.maximum(rlo + rn - 1, 0)] != first) & (sxx != 0.0)
+            # No slope when all times are equal: decided on the integers (sorted: first == last),
+            # since float hours of three equal times need not sum exactly and leave a tiny sxx.
+            ok = two & (e[rows, last_c] != e[rows, first_c]) & (sxx != 0.0)
             out["slope"][r] = np.where(ok, (hc * d).sum(axis=1) / np.where(ok, sxx, 1.0), NAN)
     return out
 
 
 def _history_stats(s: Series, hi: I64, ops: Iterable[str]) -> dict[str, F64]:
-    """The whole-history ops (window "all") on the prefixes s[:hi]."""
+    """The whole-history ops (window "all") on the prefixes s[:hi]: no gather needed."""
     out: dict[str, F64] = {}
     if not s.value.size:
         return {op: np.full(hi.size, NAN) for op in ops}
@@ -299,7 +257,7 @@ def _history_stats(s: Series, hi: I64, ops: Iterable[str]) -> dict[str, F64]:
             out[op] = np.where(has, s.value[last_i], NAN)
         elif op == "delta_from_baseline":
             out[op] = np.where(has, s.value[last_i] - s.value[0], NAN)
-        else:  # rate_of_change
+        else:  # rate_of_change: (last - previous) / hours between them; null with < 2 or equal times
             prev_i = np.maximum(hi - 2, 0)
             dt = (s.event[last_i] - s.event[prev_i]).astype(np.float64) / HOUR_MS
             ok = (hi >= 2) & (dt != 0.0)
@@ -308,23 +266,20 @@ def _history_stats(s: Series, hi: I64, ops: Iterable[str]) -> dict[str, F64]:
 
 
 def _series_group(view: _View, w: int | None, ops: Sequence[str]) -> dict[str, F64]:
-    """The ops of one (series, window) for every snapshot: vectorised where fast, scalar where not."""
-    ts = view.ts
+    """The ops of one (series, window) for every snapshot (w None: the whole visible history)."""
+    ts, s = view.ts, view.s
     out = {op: _nan(ts) for op in ops}
-    fi = view.fast_idx
-    if fi.size:
-        hi = view.hi[fi]
-        if w is None:
-            got = _history_stats(view.s, hi, ops)
+    for rows, late in ((view.fast_idx, False), (view.slow_idx, True)):
+        if not rows.size:
+            continue
+        t, hi = ts[rows], view.hi[rows]
+        if w is None and not late:
+            got = _history_stats(s, hi, ops)
         else:
-            lo = np.searchsorted(view.s.event, ts[fi] - w, side="right")
-            got = _window_stats(view.s, ts[fi], lo, hi - lo, ops)
+            lo = np.zeros(rows.size, np.int64) if w is None else np.searchsorted(s.event, t - w, "right")
+            got = _window_stats(s, t, lo, hi - lo, ops, late)
         for op in ops:
-            out[op][fi] = got[op]
-    for i in view.slow_idx.tolist():
-        vis, t = view.visible(i), int(ts[i])
-        for op in ops:
-            out[op][i] = _scalar_history_op(op, vis) if w is None else _scalar_window_op(op, vis, t, w)
+            out[op][rows] = got[op]
     return out
 
 
@@ -542,7 +497,7 @@ def _instability(fs: FeatureSet, view_of: Callable[[str], _View], ts: I64, basel
             std = np.where((ks >= 2) & (st["min"] == st["max"]), 0.0, st["std"])
             bmean[fi], bstd[fi], bn[fi] = st["mean"][inv], std[inv], ks[inv]
         for i in v.slow_idx.tolist():
-            bmean[i], bstd[i], bn[i] = _baseline_stats(v.visible(i), baseline_ms)
+            bmean[i], bstd[i], bn[i] = _baseline_stats(s.visible(int(ts[i])), baseline_ms)
         ok = (bn >= 2) & (bstd > 0) & (recent["count"] > 0)
         term = np.abs(recent["mean"] - bmean) / np.where(ok, bstd, 1.0)
         total = np.where(ok, total + term, total)
