@@ -268,6 +268,8 @@ def _history_stats(s: Series, hi: I64, ops: Iterable[str]) -> dict[str, F64]:
 def _series_group(view: _View, w: int | None, ops: Sequence[str]) -> dict[str, F64]:
     """The ops of one (series, window) for every snapshot (w None: the whole visible history)."""
     ts, s = view.ts, view.s
+    if not s.value.size:  # a signal this patient never had (most of a short stay's labs)
+        return {op: np.full(ts.size, _EMPTY_VALUE.get(op, NAN)) for op in ops}
     out = {op: _nan(ts) for op in ops}
     for rows, late in ((view.fast_idx, False), (view.slow_idx, True)):
         if not rows.size:
@@ -281,6 +283,9 @@ def _series_group(view: _View, w: int | None, ops: Sequence[str]) -> dict[str, F
         for op in ops:
             out[op][rows] = got[op]
     return out
+
+
+_EMPTY_VALUE = {"count": 0.0, "missing_flag": 1.0}  # every other op of an empty window is null
 
 
 def _nan(ts: I64) -> F64:
