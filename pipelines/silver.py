@@ -17,6 +17,7 @@ from functools import reduce
 from pathlib import Path
 from typing import Any
 
+from pyspark import InheritableThread, StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -158,12 +159,15 @@ def _exists(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(p))
 
 
-def _dedupe(df: DataFrame, topic: str) -> DataFrame:
-    # Keep the copy that arrived first (then the lowest Kafka position): re-sent duplicates never
-    # make a result visible later than its first arrival, and the choice is deterministic.
+def _dedupe_rank(df: DataFrame, topic: str) -> Column:
+    """1 for the copy of a record that is kept, 2.. for its duplicates.
+
+    The copy that arrived first is kept (then the lowest Kafka position): re-sent duplicates never
+    make a result visible later than its first arrival, and the choice is deterministic.
+    """
     order = [F.col("arrival_time"), F.col("_kafka_partition"), F.col("_kafka_offset"), F.col("event_id")]
     w = Window.partitionBy(*DEDUPE_KEYS[topic]).orderBy(*order)
-    return df.withColumn("_rn", F.row_number().over(w)).where(F.col("_rn") == 1).drop("_rn")
+    return F.row_number().over(w)
 
 
 def _linear(value: Column, unit: Column, units: dict[str, Any], aliases: dict[str, str]) -> Column:
@@ -195,15 +199,16 @@ def _vitals(
         "weight": _linear(F.col("weight"), F.col("weight_unit"), dict(spec["weight"].units), aliases),
         "height": _linear(F.col("height"), F.col("height_unit"), dict(spec["height"].units), aliases),
     }
-    out = df
-    for name, expr in conv.items():
-        out = out.withColumn(f"_c_{name}", expr)
+    # One projection per step (withColumns), not one per column: every withColumn re-analyses the
+    # whole plan on the driver.
+    out = df.withColumns({f"_c_{name}": expr for name, expr in conv.items()})
     unit_bad = reduce(lambda a, b: a | b, [F.col(n).isNotNull() & F.col(f"_c_{n}").isNull() for n in conv])
     out = out.withColumn("_unit_bad", unit_bad)
+    canonical: dict[str, Column] = {}
     for name in conv:
-        out = out.withColumn(name, F.col(f"_c_{name}")).drop(f"_c_{name}")
-        canonical = spec[name].canonical
-        out = out.withColumn(f"{name}_unit", F.when(F.col(name).isNotNull(), F.lit(canonical)))
+        canonical[name] = F.col(f"_c_{name}")
+        canonical[f"{name}_unit"] = F.when(F.col(f"_c_{name}").isNotNull(), F.lit(spec[name].canonical))
+    out = out.withColumns(canonical).drop(*[f"_c_{name}" for name in conv])
     unit_bad = F.col("_unit_bad")
     checks = [F.when(unit_bad, F.lit("unit_unknown"))]
     for sig, (lo, hi) in sorted(ranges.items()):
@@ -240,17 +245,36 @@ def _labs(spark: SparkSession, df: DataFrame, units: UnitsTable) -> tuple[DataFr
     return joined, F.array_compact(F.array(F.when(F.col("test_code").isNull(), F.lit("unit_unknown"))))
 
 
-def _ffill(df: DataFrame, limit_ms: int) -> DataFrame:
+def _ffill(df: DataFrame, limit_ms: int, clean: Column) -> DataFrame:
     """Carries each vital forward within (t - limit, t], flagging what was filled.
 
-    The window excludes a value exactly `limit` old, matching the feature op `last` (window ffill).
+    Only rows where `clean` holds give values: the others (duplicates, rows that break a rule) stay
+    in the frame, so the job needs no second pass, but are never a source of a filled value, which
+    is what filling over the clean rows alone gives. The window excludes a value exactly `limit`
+    old, matching the feature op `last` (window ffill).
+
+    Computed as the last clean value at or before t and its time, over a growing frame (O(1) per
+    row), kept when that time is within the limit: the same value as the last non-null of the
+    bounded frame (t - limit, t], which is a suffix of the growing one in the same order, without
+    re-scanning that frame for every row. All vitals share one window operator.
     """
-    w = Window.partitionBy("patient_id").orderBy(F.col("_ms")).rangeBetween(-(limit_ms - 1), 0)
+    w = Window.partitionBy("patient_id").orderBy(F.col("_ms")).rangeBetween(Window.unboundedPreceding, 0)
     out = df.withColumn("_ms", F.unix_millis("event_time"))
+    last = []
     for v in FFILL_VITALS:
-        filled = F.last(F.col(v), ignorenulls=True).over(w)
-        out = out.withColumn(f"{v}_imputed", F.col(v).isNull() & filled.isNotNull()).withColumn(v, filled)
-    return out.drop("_ms")
+        src = clean & F.col(v).isNotNull()
+        last += [
+            F.last(F.when(src, F.col(v)), ignorenulls=True).over(w).alias(f"_fv_{v}"),
+            F.last(F.when(src, F.col("_ms")), ignorenulls=True).over(w).alias(f"_ft_{v}"),
+        ]
+    out = out.select("*", *last)
+    cols: dict[str, Column] = {}
+    for v in FFILL_VITALS:
+        filled = F.when(F.col(f"_ft_{v}") > F.col("_ms") - limit_ms, F.col(f"_fv_{v}"))
+        cols[f"{v}_imputed"] = F.col(v).isNull() & filled.isNotNull()
+        cols[v] = filled
+    out = out.withColumns(cols)
+    return out.drop("_ms", *[f"_f{k}_{v}" for v in FFILL_VITALS for k in "vt"])
 
 
 def _prepare(spark: SparkSession, topic: str, df: DataFrame) -> DataFrame:
@@ -270,6 +294,16 @@ def _site_column(df: DataFrame) -> DataFrame:
     return df.withColumn("trial_site_id", F.concat_ws("__", trial, site))
 
 
+def _rule_names(topic: str, ranges: dict[str, tuple[float, float]]) -> list[str]:
+    """Every rule a row of `topic` can break (the names `_dq` holds)."""
+    names = ["missing_patient_id", "unknown_patient", "future_timestamp"]
+    if topic == "patient-vitals":
+        names += ["unit_unknown", *(f"range_{s}" for s in sorted(ranges) if s in VITALS)]
+    elif topic == "lab-results":
+        names.append("unit_unknown")
+    return names
+
+
 def run_silver(
     spark: SparkSession,
     lake: str,
@@ -281,6 +315,14 @@ def run_silver(
     processing_time: datetime,
     jdbc_url: str | None = None,
 ) -> QualityReport:
+    """Per topic: one shuffle (by patient), one cached pass, one aggregate for the report, one write.
+
+    Bronze is hash-partitioned by patient_id once; de-duplication (a window by patient_id + the
+    dedupe keys) and forward-fill (a window by patient_id) both run on that partitioning, so neither
+    shuffles again. Duplicates and rejected rows stay in the cached frame, marked, so every count of
+    the report comes from one aggregation over it instead of one job per count; the write reads
+    the clean rows from the cache. docs/silver.md ("Performance") has the measurements.
+    """
     dates = window.dates()
     report = QualityReport(
         window={"since": window.since.isoformat(), "until": window.until.isoformat()},
@@ -289,23 +331,68 @@ def run_silver(
     enrollment = read_enrollment(spark, lake, jdbc_url).select(
         "patient_id", F.col("trial_id").alias("_e_trial_id"), F.col("site_id").alias("_e_site_id")
     )
-    now = F.lit(processing_time.astimezone(UTC).replace(tzinfo=None)).cast("timestamp")
-    ranges = {k: (r.min, r.max) for k, r in params.silver.ranges.items()}
-    keep_dates = [str(d) for d in dates]
+    job = _TopicJob(
+        spark=spark,
+        lake=lake,
+        dates=dates,
+        enrollment=enrollment,
+        now=F.lit(processing_time.astimezone(UTC).replace(tzinfo=None)).cast("timestamp"),
+        ranges={k: (r.min, r.max) for k, r in params.silver.ranges.items()},
+        units=units,
+        ffill_ms=duration_ms(fs.settings.ffill_limit),
+    )
+    # The topics are independent jobs: run concurrently, one topic's planning and small stages fill
+    # the cores while another's run (inheritable threads keep the caller's job group/description).
+    results: dict[str, tuple[dict[str, int], list[dict[str, Any]]] | None] = {}
+    errors: list[BaseException] = []
+
+    def work(topic: str) -> None:
+        try:
+            results[topic] = job.run(topic)
+        except BaseException as e:  # re-raised on the calling thread below
+            errors.append(e)
+
+    threads = [InheritableThread(target=work, args=(t,), name=f"silver-{t}") for t in bronze.TOPICS]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
     for topic in bronze.TOPICS:
-        raw = _read_bronze(spark, lake, topic, dates)
+        res = results.get(topic)
+        if res is not None:
+            report.topics[topic], rules = res
+            report.rules += rules
+    return report
+
+
+@dataclass(frozen=True)
+class _TopicJob:
+    spark: SparkSession
+    lake: str
+    dates: list[date]
+    enrollment: DataFrame
+    now: Column
+    ranges: dict[str, tuple[float, float]]
+    units: UnitsTable
+    ffill_ms: int
+
+    def run(self, topic: str) -> tuple[dict[str, int], list[dict[str, Any]]] | None:
+        """Silver for one topic; returns its counts and rule rows, None when it has no bronze."""
+        raw = _read_bronze(self.spark, self.lake, topic, self.dates)
         if raw is None:
-            continue
-        df = _prepare(spark, topic, raw)
-        rows_in = df.where(F.col("date").isin(keep_dates)).count()
-        df = _dedupe(df, topic)
+            return None
+        keep_dates = [str(d) for d in self.dates]
+        df = _prepare(self.spark, topic, raw).repartition("patient_id")
+        df = df.withColumn("_rn", _dedupe_rank(df, topic))
         if topic == "patient-vitals":
-            df, topic_checks = _vitals(df, units, ranges)
+            df, topic_checks = _vitals(df, self.units, self.ranges)
         elif topic == "lab-results":
-            df, topic_checks = _labs(spark, df, units)
+            df, topic_checks = _labs(self.spark, df, self.units)
         else:
             df, topic_checks = df, F.array().cast("array<string>")
-        df = df.join(F.broadcast(enrollment), "patient_id", "left")
+        df = df.join(F.broadcast(self.enrollment), "patient_id", "left")
         common = F.array_compact(
             F.array(
                 F.when(
@@ -314,52 +401,75 @@ def run_silver(
                 ),
                 F.when(F.col("_e_site_id").isNull(), F.lit("unknown_patient")),
                 F.when(
-                    (F.col("event_time") > now) | (F.col("arrival_time") > now), F.lit("future_timestamp")
+                    (F.col("event_time") > self.now) | (F.col("arrival_time") > self.now),
+                    F.lit("future_timestamp"),
                 ),
             )
         )
-        df = _site_column(df).withColumn("_dq", F.concat(common, topic_checks)).cache()
-        in_window = df.where(F.col("date").isin(keep_dates))
-        failed = (
-            in_window.where(F.size("_dq") > 0)
-            .select("trial_site_id", F.explode("_dq").alias("rule"))
-            .groupBy("trial_site_id", "rule")
-            .count()
-            .orderBy("rule", "trial_site_id")
-            .collect()
-        )
-        report.rules += [
-            {"topic": topic, "site": r["trial_site_id"], "rule": r["rule"], "rows": r["count"]}
-            for r in failed
-        ]
-        clean = df.where(F.size("_dq") == 0)
+        df = _site_column(df).withColumn("_dq", F.concat(common, topic_checks))
+        df = df.withColumn("_clean", (F.col("_rn") == 1) & (F.size("_dq") == 0))
         if topic == "patient-vitals":
-            clean = _ffill(clean, duration_ms(fs.settings.ffill_limit))
+            df = _ffill(df, self.ffill_ms, F.col("_clean"))
         if topic == "medications":
-            clean = clean.withColumn("drug_name", F.lower(F.trim("drug_name")))
-        out = clean.where(F.col("date").isin(keep_dates)).drop(
-            "_dq",
-            "_e_trial_id",
-            "_e_site_id",
-            "_unit_bad",
-            *[c for c in raw.columns if c.startswith("_kafka")],
-        )
-        out = out.withColumn("date", F.date_format("event_time", "yyyy-MM-dd"))
-        # Silver is read by event time; sorting inside each file keeps reads cheap and output stable.
-        out = out.repartition("date", "trial_site_id").sortWithinPartitions("patient_id", "event_time")
-        # Counted before writing: a window whose every row fails a rule writes no file to read back.
-        rows_out = out.count()
-        out.write.mode("overwrite").partitionBy("date", "trial_site_id").parquet(f"{lake}/silver/{topic}")
-        rejected = in_window.where(F.size("_dq") > 0).count()
-        kept_after_dedupe = in_window.count()
-        report.topics[topic] = {
-            "rows_in": rows_in,
-            "duplicates_removed": rows_in - kept_after_dedupe,
-            "rows_rejected": rejected,
-            "rows_out": rows_out,
-        }
-        df.unpersist()
-    return report
+            df = df.withColumn("drug_name", F.lower(F.trim("drug_name")))
+        df = df.withColumn("_in", F.col("date").isin(keep_dates)).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            counts, rules = _count(df, topic, _rule_names(topic, self.ranges))
+            out = df.where(F.col("_in") & F.col("_clean")).drop(
+                "_rn",
+                "_dq",
+                "_clean",
+                "_in",
+                "_e_trial_id",
+                "_e_site_id",
+                "_unit_bad",
+                *[c for c in raw.columns if c.startswith("_kafka")],
+            )
+            out = out.withColumn("date", F.date_format("event_time", "yyyy-MM-dd"))
+            # Sorted by the partition columns first, the writer needs no sort of its own (which would
+            # drop this one); inside a file rows are by patient and time, cheap to read, stable output.
+            out = out.repartition("date", "trial_site_id").sortWithinPartitions(
+                "date", "trial_site_id", "patient_id", "event_time"
+            )
+            out.write.mode("overwrite").partitionBy("date", "trial_site_id").parquet(
+                f"{self.lake}/silver/{topic}"
+            )
+        finally:
+            df.unpersist()
+        return counts, rules
+
+
+def _count(df: DataFrame, topic: str, rules: list[str]) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Every count of the report in one aggregation over the window's rows, by site.
+
+    rows_in counts every copy; a duplicate is counted once, as a duplicate, and never against a rule.
+    """
+    kept = F.col("_rn") == 1
+    bad = kept & (F.size("_dq") > 0)
+    aggs = [
+        F.count(F.lit(1)).alias("rows_in"),
+        F.count(F.when(kept, 1)).alias("kept"),
+        F.count(F.when(bad, 1)).alias("rejected"),
+        *[F.count(F.when(bad & F.array_contains("_dq", r), 1)).alias(f"r_{i}") for i, r in enumerate(rules)],
+    ]
+    rows = df.where(F.col("_in")).groupBy("trial_site_id").agg(*aggs).collect()
+    rows_in = sum(int(r["rows_in"]) for r in rows)
+    kept_n = sum(int(r["kept"]) for r in rows)
+    rejected = sum(int(r["rejected"]) for r in rows)
+    counts = {
+        "rows_in": rows_in,
+        "duplicates_removed": rows_in - kept_n,
+        "rows_rejected": rejected,
+        "rows_out": kept_n - rejected,
+    }
+    found = [
+        {"topic": topic, "site": r["trial_site_id"], "rule": rule, "rows": int(r[f"r_{i}"])}
+        for r in rows
+        for i, rule in enumerate(rules)
+        if r[f"r_{i}"]
+    ]
+    # The order of the report's rules list: by rule, then site (byte order, as Spark sorts strings).
+    return counts, sorted(found, key=lambda x: (x["rule"].encode(), x["site"].encode()))
 
 
 def log_report(report: QualityReport, lake: str) -> str | None:
