@@ -315,11 +315,17 @@ export class PatientFeatures {
     const lo = ring.upperBound(first - 0.5);
     const hi = ring.upperBound(end);
     let n = 0;
+    let constant = true;
     for (let i = lo; i < hi; i++) {
       const v = ring.value(i, s);
-      if (!Number.isNaN(v)) scratchV[n++] = v;
+      if (Number.isNaN(v)) continue;
+      if (n > 0 && v !== scratchV[0]) constant = false;
+      scratchV[n++] = v;
     }
-    return { mean: mean(scratchV, 0, n), std: std(scratchV, 0, n), n };
+    // A constant baseline has std 0, decided on the values (as pipelines/ops.py): the float std of seven
+    // readings of 36.8 is 7.7e-15, and dividing by it would make the instability score 1e13.
+    const sd = n >= 2 && constant ? 0 : std(scratchV, 0, n);
+    return { mean: mean(scratchV, 0, n), std: sd, n };
   }
 
   /** Gathers the signal's observations with time in (t - span, t] into the scratch arrays. */

@@ -46,10 +46,17 @@ export function max(v: Float64Array, lo: number, hi: number): number {
   return m;
 }
 
-/** OLS slope of value on time in units per hour, hours taken relative to t; NaN without 2 distinct times. */
+/**
+ * OLS slope of value on time in units per hour, hours taken relative to t; NaN without 2 distinct times.
+ * "All times equal" is decided on the times themselves (integers in ms), not on sxx: float hours of three
+ * equal times need not centre to exactly 0, and would leave a tiny sxx and a meaningless slope.
+ */
 export function slope(times: Float64Array, v: Float64Array, lo: number, hi: number, t: number): number {
   const n = hi - lo;
   if (n < 2) return Number.NaN;
+  let distinct = false;
+  for (let i = lo + 1; i < hi && !distinct; i++) distinct = times[i] !== times[lo];
+  if (!distinct) return Number.NaN;
   let hs = 0;
   for (let i = lo; i < hi; i++) hs += (times[i]! - t) / HOUR_MS;
   const hm = hs / n;
