@@ -111,7 +111,7 @@ export function scenarioParams(
   repoRoot: string,
   dir: string,
   model: string,
-  o: { days: number; epochs: number; file?: string },
+  o: { days: number; epochs: number; patients: number; file?: string },
   over: (p: ParamsDoc) => void = () => {},
 ): string {
   const p = parse(readFileSync(join(repoRoot, 'params.yaml'), 'utf8')) as ParamsDoc;
@@ -135,17 +135,24 @@ export function scenarioParams(
   // held-out test AUROC (its MLflow run): more than 0.05 below it on 2 consecutive checks. (An
   // absolute 0.73, set from one first model's 0.76-0.83 on undrifted days, fired on a control day
   // for a weaker first model: docs/retraining.md.) auroc_threshold is the fallback without a baseline.
+  // The rolling AUROC counts once the window holds a full day of labelled predictions (every
+  // patient's snapshots of one day: patients x 24 / cadence). With 50, the first checks after the
+  // start read the labels of the first 1-6 hours of predictions (120-480 rows, a handful of
+  // positives) and their AUROC is noise: measured 2026-11-27 with a 193-feature first model,
+  // 0.301 and 0.449 on the first control day (threshold 0.616) -> retraining requested 18 h
+  // before the drift, while the same model's full-day AUROC was 0.63-0.67 on every later day.
+  const cadenceHours = 2;
   p.monitoring = {
     ...p.monitoring,
     ks_threshold: 0.15,
     max_drifted_features: 1000,
     auroc_threshold: 0.73,
     auroc_max_drop: 0.05,
-    min_labelled: 50,
+    min_labelled: Math.round((o.patients * 24) / cadenceHours),
   };
   p.retraining = {
     ...p.retraining,
-    feature_cadence_hours: 2,
+    feature_cadence_hours: cadenceHours,
     max_epochs: o.epochs,
     canary_hours: 48,
     canary_min_labelled: 20,
@@ -182,7 +189,11 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
   const t0 = Date.parse(`${o.start}T00:00:00Z`);
   const end = t0 + o.days * DAY;
   const registry = o.registry ?? new Registry();
-  const paramsPath = scenarioParams(o.repoRoot, o.dir, o.model, { days: o.days, epochs: o.epochs });
+  const paramsPath = scenarioParams(o.repoRoot, o.dir, o.model, {
+    days: o.days,
+    epochs: o.epochs,
+    patients: o.patients,
+  });
 
   if (o.simulate) {
     say('trial', `simulating ${o.patients} patients x ${o.days} days, scenario ${o.scenario}`);
@@ -351,7 +362,7 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
     o.repoRoot,
     o.dir,
     o.model,
-    { days: o.days, epochs: 1, file: `${o.model}-worse` },
+    { days: o.days, epochs: 1, patients: o.patients, file: `${o.model}-worse` },
     (p) => {
       p.training = { ...p.training, learning_rate: 1e-7 };
       // let it reach staging: the offline comparison and the AUROC gate would stop it first
