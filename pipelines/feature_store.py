@@ -99,6 +99,51 @@ def statistics(table: pa.Table, fs: FeatureSet) -> dict[str, dict[str, float | N
     return out
 
 
+class StatisticsAccumulator:
+    """`statistics` over a table given in parts (one per date): count, min, max, mean and the sum of
+    squared deviations merged with Chan et al.'s parallel formula, in the order the parts come."""
+
+    def __init__(self, fs: FeatureSet) -> None:
+        self.fs = fs
+        self.rows = 0
+        self._n = {f.name: 0 for f in fs.features}
+        self._min = {f.name: math.inf for f in fs.features}
+        self._max = {f.name: -math.inf for f in fs.features}
+        self._mean = {f.name: 0.0 for f in fs.features}
+        self._m2 = {f.name: 0.0 for f in fs.features}
+
+    def add(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+        for f in self.fs.features:
+            arr = table.column(f.name).to_numpy(zero_copy_only=False).astype(np.float64)
+            ok = arr[np.isfinite(arr)]
+            if not ok.size:
+                continue
+            n_b, mean_b = int(ok.size), float(ok.mean())
+            m2_b = float(np.sum((ok - mean_b) ** 2))
+            n_a, mean_a = self._n[f.name], self._mean[f.name]
+            n = n_a + n_b
+            delta = mean_b - mean_a
+            self._mean[f.name] = mean_a + delta * n_b / n
+            self._m2[f.name] += m2_b + delta * delta * n_a * n_b / n
+            self._n[f.name] = n
+            self._min[f.name] = min(self._min[f.name], float(ok.min()))
+            self._max[f.name] = max(self._max[f.name], float(ok.max()))
+
+    def result(self) -> dict[str, dict[str, float | None]]:
+        out: dict[str, dict[str, float | None]] = {}
+        for f in self.fs.features:
+            k = self._n[f.name]
+            out[f.name] = {
+                "min": self._min[f.name] if k else None,
+                "max": self._max[f.name] if k else None,
+                "mean": self._mean[f.name] if k else None,
+                "std": math.sqrt(self._m2[f.name] / (k - 1)) if k > 1 else None,
+                "missing_pct": (100.0 * (self.rows - k) / self.rows) if self.rows else 0.0,
+            }
+        return out
+
+
 def write_metadata(
     root: str | Path, fs: FeatureSet, stats: dict[str, dict[str, float | None]], created: datetime
 ) -> Path:

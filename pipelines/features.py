@@ -8,7 +8,7 @@ Spark's part names and task order never reach the store.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -263,6 +263,81 @@ def _contexts(spark: SparkSession, lake: str, jdbc_url: str | None = None) -> di
     return {r["patient_id"]: r.asDict() for r in rows}
 
 
+# Feature rows reach the driver (to be sorted and written with pyarrow, deterministically) in chunks of
+# at most this many bytes: Spark refuses a result above spark.driver.maxResultSize (1 GiB), and all of
+# PhysioNet setA is 1.2 GB of feature rows. Below it, one collect; above it, one date at a time, split
+# further by a hash of the patient id when a single date is larger.
+COLLECT_LIMIT_BYTES = 256 << 20
+
+
+def _row_bytes(fs: FeatureSet) -> int:
+    return 8 * (len(fs.features) + 4) + 48  # doubles + ids/times/labels, with Arrow's overheads
+
+
+def feature_rows(
+    spark: SparkSession,
+    lake: str,
+    since: datetime,
+    until: datetime,
+    *,
+    params: Params,
+    fs: FeatureSet,
+    cadence_hours: float | None = None,
+    jdbc_url: str | None = None,
+) -> DataFrame:
+    """The distributed feature rows (one per patient snapshot), not yet collected."""
+    cadence_ms = int((cadence_hours or params.features.snapshot_cadence_hours) * HOUR_MS)
+    horizon_ms = int(params.labels.horizon_hours * HOUR_MS)
+    events = events_frame(spark, lake, until, horizon_ms)
+    kernel = make_kernel(fs, _contexts(spark, lake, jdbc_url), _ms(since), _ms(until), cadence_ms, horizon_ms)
+    schema = ", ".join(f"{n} {t}" for n, t in output_columns(fs))
+    return events.groupBy("patient_id").applyInPandas(kernel, schema=schema)
+
+
+def compute_by_date(
+    spark: SparkSession,
+    lake: str,
+    since: datetime,
+    until: datetime,
+    *,
+    params: Params,
+    fs: FeatureSet,
+    cadence_hours: float | None = None,
+    jdbc_url: str | None = None,
+    collect_limit_bytes: int = COLLECT_LIMIT_BYTES,
+) -> Iterator[pa.Table]:
+    """Canonical feature tables, one per snapshot date in date order, each collected within the limit.
+
+    The same rows give the same tables whatever the chunking (each table is sorted canonically), so the
+    files written from them are byte-identical to a single collect's.
+    """
+    from pyspark import StorageLevel
+
+    rows = feature_rows(
+        spark, lake, since, until, params=params, fs=fs, cadence_hours=cadence_hours, jdbc_url=jdbc_url
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        counts = {str(r["date"]): int(r["count"]) for r in rows.groupBy("date").count().collect()}
+        row_bytes = _row_bytes(fs)
+        if sum(counts.values()) * row_bytes <= collect_limit_bytes:
+            table = feature_store.canonical_table(rows.toArrow(), fs)
+            dates = table.column("date").to_numpy(zero_copy_only=False)
+            for d in sorted(counts):
+                yield table.filter(pa.array(dates == d))
+            return
+        for d in sorted(counts):
+            part = rows.where(F.col("date") == d)
+            buckets = max(1, -(-counts[d] * row_bytes // collect_limit_bytes))
+            if buckets == 1:
+                chunks = [part.toArrow()]
+            else:
+                bucket = F.pmod(F.xxhash64("patient_id"), F.lit(buckets))
+                chunks = [part.where(bucket == i).toArrow() for i in range(buckets)]
+            yield feature_store.canonical_table(pa.concat_tables(chunks), fs)
+    finally:
+        rows.unpersist()
+
+
 def compute_frame(
     spark: SparkSession,
     lake: str,
@@ -274,14 +349,11 @@ def compute_frame(
     cadence_hours: float | None = None,
     jdbc_url: str | None = None,
 ) -> pa.Table:
-    cadence_ms = int((cadence_hours or params.features.snapshot_cadence_hours) * HOUR_MS)
-    horizon_ms = int(params.labels.horizon_hours * HOUR_MS)
-    events = events_frame(spark, lake, until, horizon_ms)
-    kernel = make_kernel(fs, _contexts(spark, lake, jdbc_url), _ms(since), _ms(until), cadence_ms, horizon_ms)
-    schema = ", ".join(f"{n} {t}" for n, t in output_columns(fs))
-    rows = events.groupBy("patient_id").applyInPandas(kernel, schema=schema)
-    table = rows.toArrow()
-    return feature_store.canonical_table(table, fs)
+    """All feature rows as one canonical table (for sizes that fit in the driver: tests, benchmarks)."""
+    rows = feature_rows(
+        spark, lake, since, until, params=params, fs=fs, cadence_hours=cadence_hours, jdbc_url=jdbc_url
+    )
+    return feature_store.canonical_table(rows.toArrow(), fs)
 
 
 def run_features(
@@ -297,13 +369,29 @@ def run_features(
     log_mlflow: bool = True,
     created: datetime | None = None,
     jdbc_url: str | None = None,
+    collect_limit_bytes: int = COLLECT_LIMIT_BYTES,
 ) -> dict[str, Any]:
-    table = compute_frame(
-        spark, lake, since, until, params=params, fs=fs, cadence_hours=cadence_hours, jdbc_url=jdbc_url
-    )
     root = out or f"{lake}/features"
-    written = feature_store.write(root, table, fs)
-    stats = feature_store.statistics(table, fs)
+    written: list[str] = []
+    acc = feature_store.StatisticsAccumulator(fs)
+    patients: set[str] = set()
+    positives = 0
+    for table in compute_by_date(
+        spark,
+        lake,
+        since,
+        until,
+        params=params,
+        fs=fs,
+        cadence_hours=cadence_hours,
+        jdbc_url=jdbc_url,
+        collect_limit_bytes=collect_limit_bytes,
+    ):
+        written += feature_store.write(root, table, fs)
+        acc.add(table)
+        patients.update(table.column("patient_id").to_pylist())
+        positives += int(np.sum(table.column("label").to_numpy()))
+    stats = acc.result()
     feature_store.write_metadata(root, fs, stats, created=created or since)
     run_id = None
     if log_mlflow:
@@ -313,9 +401,9 @@ def run_features(
             stats, fs, {"since": since.isoformat(), "until": until.isoformat(), "lake": lake}
         )
     return {
-        "rows": table.num_rows,
-        "patients": len(set(table.column("patient_id").to_pylist())),
-        "positives": int(np.sum(table.column("label").to_numpy())),
+        "rows": acc.rows,
+        "patients": len(patients),
+        "positives": positives,
         "files": written,
         "feature_set_hash": fs.hash,
         "mlflow_run_id": run_id,

@@ -5,6 +5,8 @@ One lake is built and processed once per module; each test asserts one rule on t
 
 from __future__ import annotations
 
+import json
+import math
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,3 +231,43 @@ def test_same_silver_gives_byte_identical_feature_files(
     second = sorted((tmp_path / "again").rglob("*.parquet"))
     assert [p.name for p in first] == [p.name for p in second] and len(first) == 4
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second, strict=True))
+
+
+def test_chunked_collect_gives_the_same_files_and_statistics(
+    lake: dict[str, Any],
+    spark: SparkSession,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Above the collect limit rows reach the driver one date (and patient-hash bucket) at a time; the
+    files must not depend on it (forced here with a limit of three rows)."""
+    from pipelines.features import _row_bytes
+
+    fs = default_feature_set()
+    first = sorted((lake["root"] / "features").rglob("*.parquet"))
+    result = run_features(
+        spark,
+        str(lake["root"]),
+        SINCE,
+        UNTIL,
+        params=_params(),
+        fs=fs,
+        cadence_hours=6,
+        log_mlflow=False,
+        out=str(tmp_path / "chunked"),
+        collect_limit_bytes=3 * _row_bytes(fs),
+    )
+    second = sorted((tmp_path / "chunked").rglob("*.parquet"))
+    assert result["rows"] > 3 and len(second) == 4
+    assert [p.name for p in first] == [p.name for p in second]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second, strict=True))
+    meta_a = json.loads(next((lake["root"] / "features").rglob("_feature_set.json")).read_text())
+    meta_b = json.loads(next((tmp_path / "chunked").rglob("_feature_set.json")).read_text())
+    for fa, fb in zip(meta_a["features"], meta_b["features"], strict=True):
+        for key, va in fa["statistics"].items():
+            vb = fb["statistics"][key]
+            assert (va is None and vb is None) or math.isclose(va, vb, rel_tol=1e-12, abs_tol=1e-12), (
+                fa["name"],
+                key,
+                va,
+                vb,
+            )
