@@ -239,9 +239,10 @@ def main() -> int:
                 "Features: the product's chain (TypeScript importer -> bronze -> Spark silver -> Spark "
                 "features, contracts/features.yaml at an hourly cadence, feature-set hash "
                 + fs.hash[:16]
-                + "). The contract covers 7 vitals and 7 of PhysioNet's 26 labs (AST, bilirubin, "
-                "creatinine, WBC, platelets, Hgb, lactate); medication features are constant 0 here "
-                "(no medications in the data); days_since_enrollment = ICULOS / 24.",
+                + "). The contract covers 7 vitals and all 26 of PhysioNet's labs (last value, "
+                "24 h missing flag, change from baseline for some); EtCO2 is not a contract feature; "
+                "medication features are constant 0 here (no medications in the data); "
+                "days_since_enrollment = ICULOS / 24.",
                 "Labels from silver's sepsis adverse events (onset = first SepsisLabel hour + 6 h): "
                 "6 h = snapshot >= onset - 6 h (the challenge's SepsisLabel), 24 h = snapshot >= "
                 "onset - 24 h. prior_ae_count is 0 on every snapshot (the onset report, 6 h after "
