@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--run-name")
     t.add_argument("--params", type=Path, help="params.yaml to use")
     t.add_argument("--fail-on-gates", action="store_true", help="exit 3 when a gate fails")
+    t.add_argument(
+        "--drill-inverted-labels",
+        action="store_true",
+        help="rollback drill only: train and calibrate on 1 - label (the test set keeps the true labels), "
+        "so the model is worse than chance by construction; never for a real model",
+    )
 
     e = sub.add_parser("evaluate", help="score an ONNX model on a frame, print metrics as JSON")
     e.add_argument("--model", type=Path, required=True)
@@ -101,6 +107,7 @@ def _train(args: argparse.Namespace, params: object) -> int:
         feature_store=args.feature_store,
         start=args.start,
         end=args.end,
+        drill_inverted_labels=args.drill_inverted_labels,
     )
     validate_config(cfg, mlflow_enabled=not args.no_mlflow, register=args.register)
     summary = train(

@@ -66,6 +66,10 @@ class TrainConfig:
     feature_store: Path | None = None  # read [start, end) from the feature store instead of --data
     start: str | None = None
     end: str | None = None
+    # Rollback drill ONLY (never a default): train and calibrate on 1 - label; the test set keeps the
+    # true labels. The model ranks risk backwards, so on live data its AUROC is about 1 - a real
+    # model's: worse than any production above 0.5 by construction (the closed loop's run 2).
+    drill_inverted_labels: bool = False
 
 
 def validate_config(cfg: TrainConfig, *, mlflow_enabled: bool, register: bool) -> None:
@@ -175,6 +179,11 @@ class TrainRecipe:
             test = load_frame(cfg.test_data)
             check_frame(test, cfg.label)
             self.test_set = self._arrays(test)
+        if cfg.drill_inverted_labels:
+            # the drill's candidate learns the opposite of the truth; test_set is left as it is so
+            # its evaluation (and the registry's record of it) shows how bad it is
+            for a in (self.train_set, self.val_set):
+                a.y = (1.0 - a.y).astype(np.float32)
         self.prep = Preprocessing.fit(self.train_set.x)
         t = cfg.params.training
         self.model = RiskMLP(len(self.features.names), tuple(t.hidden_sizes), t.dropout).to(self.device)

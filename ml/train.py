@@ -137,6 +137,7 @@ def train_full(cfg: TrainConfig, opts: Options) -> tuple[dict[str, Any], TrainRe
         "subgroups": subgroups_json(subgroups),
         "train_seconds": recipe.train_seconds,
         "history": [asdict(h) for h in recipe.history],
+        "drill_inverted_labels": cfg.drill_inverted_labels,
     }
     (out / "evaluation").mkdir(parents=True, exist_ok=True)
     write_plots(
@@ -264,6 +265,7 @@ def _log_to_mlflow(
                 "class_weighting": t.class_weighting,
                 "threshold_strategy": recipe.threshold_strategy,
                 "device": str(recipe.device),
+                "drill_inverted_labels": cfg.drill_inverted_labels,
             }
         )
         for rec in recipe.history:

@@ -25,7 +25,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _train(tiny: Path, out: Path) -> dict[str, object]:
+def _train(tiny: Path, out: Path, *extra: str) -> dict[str, object]:
     rc = main(
         [
             "train",
@@ -38,6 +38,7 @@ def _train(tiny: Path, out: Path) -> dict[str, object]:
             "--seed", "7",
             "--epochs", "3",
             "--batch-size", "64",
+            *extra,
         ]
     )  # fmt: skip
     assert rc == 0
@@ -135,3 +136,43 @@ def test_evaluate_cli_scores_the_exported_model(
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["feature_set_hash"] == summary["feature_set_hash"]
     assert 0.5 < out["metrics"]["test_auroc"] <= 1.0
+
+
+def test_drill_inverted_labels_makes_a_worse_model_by_construction(tiny: Path, tmp_path: Path) -> None:
+    """The rollback drill's candidate (closed loop run 2): trained and calibrated on 1 - label, tested
+    on the true labels; it ranks backwards, so it is worse than chance where a real model is better."""
+    real = _train(tiny, tmp_path / "real", "--epochs", "8")
+    drill = _train(tiny, tmp_path / "drill", "--epochs", "8", "--drill-inverted-labels")
+    assert real["drill_inverted_labels"] is False
+    assert drill["drill_inverted_labels"] is True
+    real_auroc = real["metrics"]["test_auroc"]  # type: ignore[index]
+    drill_auroc = drill["metrics"]["test_auroc"]  # type: ignore[index]
+    assert real_auroc > 0.6
+    assert drill_auroc < 0.4
+    # the test set keeps the true labels: same rows, same positives as the real run
+    assert drill["rows"] == real["rows"]
+
+
+def test_drill_inverts_training_and_validation_labels_only(tiny: Path, tmp_path: Path) -> None:
+    from ml.recipe import TrainRecipe
+
+    params = load_params(None)
+    recipes = []
+    for drill in (False, True):
+        cfg = TrainConfig(
+            data=tiny, out_dir=tmp_path / str(drill), params=params, device="cpu", seed=7,
+            drill_inverted_labels=drill,
+        )  # fmt: skip
+        r = TrainRecipe(cfg)
+        r.setup()
+        recipes.append(r)
+    real, drill_r = recipes
+    assert (drill_r.train_set.y == 1 - real.train_set.y).all()
+    assert (drill_r.val_set.y == 1 - real.val_set.y).all()
+    assert (drill_r.test_set.y == real.test_set.y).all()
+    assert drill_r.train_set.y.dtype == real.train_set.y.dtype
+    assert 0 < real.train_set.y.sum() < len(real.train_set.y)
+
+
+def test_drill_inverted_labels_is_off_by_default() -> None:
+    assert TrainConfig(data=None, out_dir=Path("x"), params=load_params(None)).drill_inverted_labels is False
