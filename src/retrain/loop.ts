@@ -28,6 +28,7 @@ import {
   type ComparisonHoldout,
   KubeflowPipeline,
   LocalPipeline,
+  type RetrainDrill,
   type TrainingPipeline,
 } from './pipeline.js';
 import { type RetrainingReport, RetrainingRunner } from './runner.js';
@@ -63,6 +64,8 @@ export interface ClosedLoopOptions {
    * the comparison day is the first day after the trigger.
    */
   readonly dataWaitHours?: number;
+  /** Rollback drill only (LocalPipelineOptions.drill): every candidate of this loop is trained to be worse. */
+  readonly drill?: RetrainDrill;
 }
 
 const HOUR = 3_600_000;
@@ -118,6 +121,7 @@ export class ClosedLoop {
           maxEpochs: r.max_epochs,
           seed: p.seed,
           ...(o.enrollment ? { enrollment: o.enrollment } : {}),
+          ...(o.drill ? { drill: o.drill } : {}),
           ...(o.comparison ? { comparison: { ...o.comparison, labelHours: p.labels.horizon_hours } } : {}),
           // MLflow's client telemetry thread sets and unsets an environment variable while
           // requests iterates os.environ: `ml train` failed once with KeyError

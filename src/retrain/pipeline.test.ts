@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jobEnvironment } from './pipeline.js';
+import { jobEnvironment, trainOptionArgs } from './pipeline.js';
 
 describe('jobEnvironment', () => {
   const env = {
@@ -17,5 +17,21 @@ describe('jobEnvironment', () => {
 
   it("with enrollment 'environment' the jobs choose as they do by themselves", () => {
     expect(jobEnvironment(env, 'environment')).toEqual(env);
+  });
+});
+
+describe('trainOptionArgs', () => {
+  it('passes no drill flag unless a drill is asked for (a real retraining never inverts labels)', () => {
+    expect(trainOptionArgs({ maxEpochs: 3 })).toEqual(['--epochs', '3']);
+    expect(trainOptionArgs({ maxEpochs: null })).toEqual([]);
+    expect(trainOptionArgs({ maxEpochs: null, drill: undefined })).not.toContain('--drill-inverted-labels');
+  });
+
+  it("the 'inverted-labels' drill asks ml train for a candidate trained on 1 - label", () => {
+    expect(trainOptionArgs({ maxEpochs: 3, drill: 'inverted-labels' })).toEqual([
+      '--epochs',
+      '3',
+      '--drill-inverted-labels',
+    ]);
   });
 });

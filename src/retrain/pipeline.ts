@@ -77,6 +77,12 @@ export interface LocalPipelineOptions {
   readonly paramsPath: string;
   readonly cadenceHours: number;
   readonly maxEpochs: number | null;
+  /**
+   * Rollback drill only, never a default: `inverted-labels` trains (and calibrates) the candidate on
+   * 1 - label (`ml train --drill-inverted-labels`; its test set keeps the true labels), so it is
+   * worse than any production above chance by construction (the closed-loop scenario's run 2).
+   */
+  readonly drill?: RetrainDrill;
   /** Environment for the jobs (MLFLOW_TRACKING_URI, AEPRED_ENROLLMENT_JDBC_URL ...). */
   readonly env: NodeJS.ProcessEnv;
   /**
@@ -158,6 +164,17 @@ print(json.dumps({"train_rows": len(train), "train_positives": int(train["label"
   "test_positives": int(test["label"].sum()), "test_patients": int(test["patient_id"].nunique()),
   "test_start": test_start, "test_end": test_end}))
 `;
+
+/** A rollback drill's deliberately bad training (LocalPipelineOptions.drill). */
+export type RetrainDrill = 'inverted-labels';
+
+/** `ml train`'s options from the pipeline's: the epoch override and the drill flag (if any). */
+export function trainOptionArgs(o: { maxEpochs: number | null; drill?: RetrainDrill | undefined }): string[] {
+  return [
+    ...(o.maxEpochs === null ? [] : ['--epochs', String(o.maxEpochs)]),
+    ...(o.drill === 'inverted-labels' ? ['--drill-inverted-labels'] : []),
+  ];
+}
 
 /** The jobs' environment for an enrollment source (LocalPipelineOptions.enrollment). */
 export function jobEnvironment(
@@ -276,7 +293,7 @@ export class LocalPipeline implements TrainingPipeline {
       '--threads',
       '1',
       '--deterministic',
-      ...(o.maxEpochs === null ? [] : ['--epochs', String(o.maxEpochs)]),
+      ...trainOptionArgs(o),
     ];
     const parsed = TrainOutcomeSchema.safeParse(
       await this.#step(steps, 'train+evaluate+compare+register', trainArgs),

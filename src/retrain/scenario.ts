@@ -10,8 +10,9 @@
  *     ONNX sessions) and the DriftSupervisor (checks every monitoring.check_interval_hours); the
  *     rule fires, the TrainingSupervisor runs the real pipeline (Spark silver + features,
  *     `ml train`, drift reference) against MLflow, the candidate is canaried and judged;
- *  5. run 2: a deliberately worse candidate (learning rate 1e-7, one epoch, the offline >= 2 %
- *     comparison disabled so it reaches staging) is canaried on the same trial and judged;
+ *  5. run 2, the rollback drill: a candidate worse by construction (trained on inverted labels,
+ *     `ml train --drill-inverted-labels`; the offline >= 2 % comparison disabled so it reaches
+ *     staging) is canaried on the same trial and judged;
  *  6. production rolled back under concurrent scoring load (failed scorings counted, swap timed).
  *
  * Small-trial parameters (docs/retraining.md): written to `<dir>/<model>.yaml` by `scenarioParams`.
@@ -356,17 +357,22 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
   else say('end', 'run 1: no verdict within the trial');
   const run1Wall = (o.wall() - run1Wall0) / 1000;
 
-  // 5. run 2: a worse candidate reaches staging and meets the canary
+  // 5. run 2, the rollback drill: a candidate worse by construction reaches staging and meets the
+  // canary. It is trained like run 1's but on inverted labels (label -> 1 - label): it ranks risk
+  // backwards, so its live AUROC is about 1 - a real model's, below any production above 0.5. (The
+  // former drill, learning rate 1e-7 and one epoch, made an untrained model; it was promoted, 0.581
+  // vs 0.490, once production had decayed to about chance on concept-drift: docs/retraining.md.)
   const run2Wall0 = o.wall();
   const badParams = scenarioParams(
     o.repoRoot,
     o.dir,
     o.model,
-    { days: o.days, epochs: 1, patients: o.patients, file: `${o.model}-worse` },
+    { days: o.days, epochs: o.epochs, patients: o.patients, file: `${o.model}-worse` },
     (p) => {
-      p.training = { ...p.training, learning_rate: 1e-7 };
       // let it reach staging: the offline comparison and the AUROC gate would stop it first
-      p.gates = { ...p.gates, promotion_min_auroc_gain: -1, min_auroc: 0 };
+      // (and the ECE gate: calibrated to the inverted labels, its probabilities are far off the true
+      // rate, which the canary's calibration check is there to see)
+      p.gates = { ...p.gates, promotion_min_auroc_gain: -1, min_auroc: 0, max_ece: 1 };
       // 24 h of exposure is enough to judge it and leaves the verdict inside the 16-day trial
       p.retraining = { ...p.retraining, auroc_tolerance: 0, canary_hours: 24 };
     },
@@ -384,6 +390,7 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
     workDir: join(o.dir, 'runs-worse'),
     registry: new Registry(),
     start: run2Start,
+    drill: 'inverted-labels',
   });
   const production = await loop.writer.versionByAlias(o.model, 'production');
   const mv = await loop.writer.getVersion(o.model, production?.version ?? '');
@@ -391,7 +398,7 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
   await bad.startMonitoring(production?.version ?? '');
   say(
     'run 2',
-    `a deliberately worse candidate (learning rate 1e-7, 1 epoch) against production version ${production?.version}, from trial time ${hour(run2Start)}`,
+    `rollback drill: a candidate worse by construction (trained on inverted labels) against production version ${production?.version}, from trial time ${hour(run2Start)}`,
   );
   bad.drift.request({ at: bad.clock.now(), reason: 'manual', source: 'manual' });
   await bad.training.idle;
