@@ -7,9 +7,10 @@
 #   5. PyTorch trains the model, exports ONNX, applies the gates and logs everything to MLflow
 #   6. the service starts (HTTPS): patient actors replay the trial from Kafka and score it; a
 #      prediction is made over the API and lands in the hash-chained audit trail
-#   7. the closed loop on a site-drift trial: the model decays, the decay rule fires, a retraining
-#      runs, the candidate is canaried and promoted; a worse candidate is rolled back; production is
-#      rolled back under scoring load with no failed request
+#   7. the closed loop on a concept-drift trial: the model decays, the decay rule fires, a retraining
+#      runs, the candidate is canaried and promoted; a rollback drill's candidate (trained on inverted
+#      labels: worse by construction) is canaried and rolled back; production is rolled back under
+#      scoring load with no failed request (site-drift: docs/retraining.md, "What remains")
 # DEMO_PATIENTS / DEMO_DAYS / DEMO_SEED size the trial.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,8 +81,8 @@ curl -sk -X POST https://127.0.0.1:58080/predict -H "authorization: Bearer $KEY"
   | $PY -m json.tool || echo "(no answer; see .local/logs/serve.log)"
 $AEPRED audit verify || true
 
-step "7/7 closed loop: decay -> retrain -> canary -> promote; worse candidate -> rollback"
-npx tsx scripts/demo/closed-loop.ts --lake .local/demo/loop-lake --scenario site-drift --simulate
+step "7/7 closed loop (concept drift): decay -> retrain -> canary -> promote; drill candidate -> rollback"
+npx tsx scripts/demo/closed-loop.ts --lake .local/demo/loop-lake --scenario concept-drift --simulate
 
 step "where to look ($(( $(date +%s) - t0 )) s)"
 $AEPRED stack status

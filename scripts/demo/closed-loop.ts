@@ -1,14 +1,14 @@
 /**
  * The closed loop for a person to watch (issue 9):
- *   npx tsx scripts/demo/closed-loop.ts --lake PATH [--scenario site-drift|concept-drift]
+ *   npx tsx scripts/demo/closed-loop.ts --lake PATH [--scenario concept-drift|site-drift]
  *        [--patients 120] [--days 16] [--seed 7] [--start 2025-01-06] [--epochs 3] [--simulate] [--bench]
  *        [--note TEXT]   (recorded with --bench: what ran beside it)
  * With --simulate (or a lake without bronze/) a trial of the scenario is simulated into PATH first.
  * Prints: serving features -> production model -> monitoring -> condition holds -> detected ->
- * retraining -> staging -> canary -> promoted / rolled back; then a second run whose candidate is
- * worse -> rolled back; then production rolled back under scoring load. Same code path as the
- * integration test (src/retrain/scenario.ts). Uses the stack's MLflow (aepred stack up) and a
- * small-trial params file (docs/retraining.md); the model name is fresh per run. With --bench the run
+ * retraining -> staging -> canary -> promoted / rolled back; then a rollback drill whose candidate is
+ * worse by construction (trained on inverted labels) -> rolled back; then production rolled back
+ * under scoring load. Same code path as the integration test (src/retrain/scenario.ts). Uses the
+ * stack's MLflow (aepred stack up) and a small-trial params file (docs/retraining.md); the model name is fresh per run. With --bench the run
  * is appended to bench/results/closed-loop.json (src/retrain/bench.ts).
  */
 import { existsSync, mkdirSync } from 'node:fs';
@@ -24,7 +24,7 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 const { values: a } = parseArgs({
   options: {
     lake: { type: 'string' },
-    scenario: { type: 'string', default: 'site-drift' },
+    scenario: { type: 'string', default: 'concept-drift' },
     patients: { type: 'string', default: '120' },
     days: { type: 'string', default: '16' },
     seed: { type: 'string', default: '7' },
@@ -38,7 +38,7 @@ const { values: a } = parseArgs({
 });
 if (!a.lake) {
   process.stderr.write(
-    'usage: closed-loop.ts --lake PATH [--scenario site-drift|concept-drift] [--simulate]\n',
+    'usage: closed-loop.ts --lake PATH [--scenario concept-drift|site-drift] [--simulate]\n',
   );
   process.exit(2);
 }
