@@ -101,13 +101,16 @@ describe.skipIf(process.env.AEPRED_SKIP_CLOSED_LOOP === '1')(`closed loop (${SCE
     );
 
     // run 2, the rollback drill: the inverted-label candidate reached staging and the canary rolled
-    // it back on evidence; it ranks risk backwards, so its live AUROC is below production's
+    // it back on evidence. What fails by construction is calibration: calibrated to 1 - label, its
+    // probabilities sit near 1 - prevalence (measured: ECE 0.894 vs production 0.031). Its AUROC is
+    // below production's too when production ranks better than chance, but on this trial both are
+    // near 0.5 (measured: 0.415 vs 0.490 on 32 / 19 positives), within the arms' patient-mix noise,
+    // so that check is not asserted (docs/retraining.md)
     expect(r.run2.report?.outcome).toBe('staging');
     const v2 = r.run2.verdict?.verdict;
     expect(v2?.decision).toBe('rollback');
     expect(v2?.checks.evidence).toBe(true);
-    expect(v2?.checks.auroc).toBe(false);
-    expect(v2?.canary.auroc ?? Number.NaN).toBeLessThan(v2?.production.auroc ?? Number.NaN);
+    expect(v2?.checks.calibration).toBe(false);
     expect(await loop.writer.versionByAlias(model, 'staging')).toBeUndefined();
     expect(bad.models.canaryShare).toBe(0);
 
