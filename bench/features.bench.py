@@ -53,6 +53,11 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--master", default="local[*]")
     ap.add_argument("--notes", default="")
+    ap.add_argument(
+        "--append",
+        action="store_true",
+        help="add this invocation's runs to the size's recorded samples (median over all), not replace them",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "features.json")
     ap.add_argument(
         "--headline",
@@ -137,8 +142,20 @@ def main() -> int:
         ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     n_events = sum(events.values())
-    med = statistics.median(samples)
     key = f"{args.patients}x{args.days}"
+    dest = args.out
+    prev = json.loads(dest.read_text()) if dest.exists() else {}
+    for ph in phases:
+        ph["git_commit"] = commit
+    if args.append and key in prev.get("extra", {}).get("sizes", {}):
+        before = prev["extra"]["sizes"][key]
+        if before.get("events") != n_events:
+            ap.error(f"--append: recorded {key} had {before.get('events')} events, this run {n_events}")
+        for ph in before["phases"]:
+            ph.setdefault("git_commit", before.get("git_commit"))
+        samples = [*before["samples"], *samples]
+        phases = [*before["phases"], *phases]
+    med = statistics.median(samples)
     run = {
         "patients": args.patients,
         "days": args.days,
@@ -157,8 +174,6 @@ def main() -> int:
         "load_average_1m": os.getloadavg()[0],
         "notes": args.notes,
     }
-    dest = args.out
-    prev = json.loads(dest.read_text()) if dest.exists() else {}
     sizes = dict(prev.get("extra", {}).get("sizes", {}))
     sizes[key] = run
     head_key = args.headline or key
