@@ -24,7 +24,18 @@ import numpy.typing as npt
 import pandas as pd
 
 from pipelines.featureset import Feature, FeatureSet, duration_ms
-from pipelines.ops import EMPTY, Interaction, MedEvent, Patient, Series, load_interactions
+
+# The enrollment context is read per patient, not per snapshot: the oracle shares that code.
+from pipelines.ops import (
+    EMPTY,
+    Interaction,
+    MedEvent,
+    Patient,
+    Series,
+    _enrollment_ms,
+    _static,
+    load_interactions,
+)
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -142,33 +153,6 @@ def _baseline_stats(s: Series, window_ms: int) -> tuple[float, float, int]:
     x = s.value[:hi]
     std = 0.0 if x.size >= 2 and x.min() == x.max() else op_std(x)
     return op_mean(x), std, int(x.size)
-
-
-def _static(name: str, ctx: Mapping[str, object]) -> float:
-    def num(key: str) -> float:
-        v = ctx.get(key)
-        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else NAN
-
-    if name == "age":
-        return num("age")
-    if name == "sex":
-        return {"M": 1.0, "F": 0.0}.get(str(ctx.get("sex")), NAN)
-    if name == "bmi":
-        h, w = num("height_cm"), num("weight_kg")
-        return w / (h / 100.0) ** 2 if h > 0 and w > 0 else NAN
-    if name == "comorbidities":
-        c = ctx.get("comorbidities")
-        return float(len(c)) if isinstance(c, list | tuple) else NAN
-    if name == "arm_role":
-        return {"treatment": 1.0, "control": 0.0}.get(str(ctx.get("arm_role")), NAN)
-    raise ValueError(f"unknown static signal {name!r}")
-
-
-def _enrollment_ms(ctx: Mapping[str, object]) -> int | None:
-    d = ctx.get("enrollment_date")
-    if not d:
-        return None
-    return int(np.datetime64(str(d), "ms").astype(np.int64))
 
 
 def compute(
