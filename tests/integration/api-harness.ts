@@ -26,13 +26,14 @@ import { SimulatedClock } from '../../src/supervisors/clock.js';
 import type { ModelSupervisor } from '../../src/supervisors/model/actor.js';
 import type { PatientSupervisor } from '../../src/supervisors/patient/actor.js';
 import { freshDatabase, type TestDb } from './api-db.js';
+import { fixtureModelsDir } from './fixture-models.js';
 
 /**
  * The real service for integration and end-to-end tests: the fastify app over HTTPS on the actors'
  * Service (issue 7; embedded, events delivered by the test), patient actors and ModelSupervisor scoring real ONNX models (issue 6's exporter, tests/fixtures/models),
  * API keys and the audit chain in a throw-away Postgres database, enrollment in its table.
  */
-const MODELS_DIR = join(tmpdir(), 'aepred-api-models-v1');
+const MODELS_DIR = fixtureModelsDir('aepred-api-models');
 
 /** Two tiny real models (versions 1 and 2), exported once per machine and reused. */
 export function tinyModels(): { v1: Uint8Array; v2: Uint8Array } {

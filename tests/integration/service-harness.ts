@@ -4,7 +4,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
@@ -21,6 +20,7 @@ import { SimulatedClock as SimTime } from '../../src/sim/time.js';
 import { loadStackConfig } from '../../src/stack/config.js';
 import { stackBrokers } from '../../src/stack/kafka-topics.js';
 import { SystemClock } from '../../src/supervisors/clock.js';
+import { fixtureModelsDir } from './fixture-models.js';
 
 export const params = loadParams();
 export const stack = loadStackConfig();
@@ -28,9 +28,9 @@ export const brokers = stackBrokers(stack);
 export const redisUrl = `redis://${stack.host}:${stack.services.redis.port}`;
 export const log = pino({ level: process.env.AEPRED_TEST_LOG ?? 'silent' });
 
-/** The tiny serving model of tests/fixtures/models (seeded weights), built once per checkout. */
+/** The tiny serving model of tests/fixtures/models (seeded weights), built once per feature definition. */
 export function tinyModel(seed = 1): string {
-  const dir = join(tmpdir(), 'aepred-test-models');
+  const dir = fixtureModelsDir('aepred-test-models');
   mkdirSync(dir, { recursive: true });
   const out = join(dir, `tiny-v${seed}.onnx`);
   if (!existsSync(out)) {
