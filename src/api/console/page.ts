@@ -102,7 +102,13 @@ async function loadPatients() {
 
 function renderAlert(a) {
   let li = document.querySelector('li.alert[data-alert-id="' + CSS.escape(a.alert_id) + '"]');
-  if (!li) { li = el('li', { 'data-alert-id': a.alert_id }); $('#alerts').prepend(li); }
+  if (!li) { li = el('li', { 'data-alert-id': a.alert_id, 'data-patient': a.patient_id }); $('#alerts').prepend(li); }
+  // A patient has one open alert: an escalation (watch -> high) supersedes the open one, as in the service.
+  if (!a.acknowledged_by) {
+    for (const other of document.querySelectorAll('li.alert:not(.acknowledged)[data-patient="' + CSS.escape(a.patient_id) + '"]')) {
+      if (other !== li) other.remove();
+    }
+  }
   li.className = 'alert level-' + a.level + (a.acknowledged_by ? ' acknowledged' : '');
   li.replaceChildren(
     el('strong', { class: 'alert-patient' }, a.patient_id), document.createTextNode(' · site ' + a.site_id + ' · '),
