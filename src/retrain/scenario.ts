@@ -1,6 +1,6 @@
 /**
  * The closed-loop scenario end to end on the real pieces (issue 9 "Must show"), shared by
- * `scripts/demo/closed-loop.ts` and `tests/integration/closed-loop-site-drift.test.ts`:
+ * `scripts/demo/closed-loop.ts` and `tests/integration/closed-loop.test.ts`:
  *
  *  1. a simulated trial of one scenario (site-drift / concept-drift) written to a bronze lake;
  *  2. silver + point-in-time features over the whole trial (standing in for the streaming feature
