@@ -13,12 +13,24 @@ the result so that the caller can log it.
 [--run-id RUN]`` rebuilds the training split exactly as the recipe does (same patient split, same
 seed), writes ``OUT/model/drift_reference.json`` and, with ``--run-id``, logs it to that MLflow run
 as ``model/drift_reference.json`` beside ``model.onnx``.
+
+Segments (``monitoring.segment_by: site_id``, docs/monitoring.md "Site-level drift"): with
+``--lake`` the file also holds one reference per site, built from **every** patient of that site in
+the window (not only the training split: a trial's site is a fixed cohort that the service sees
+again, and leaving a third of a 15-patient site out of its reference reads their between-patient
+differences as drift), restricted to the features the drift rule counts
+(``monitoring.drift_rule_exclude``). Sites come from the enrollment table: PostgreSQL when
+``AEPRED_ENROLLMENT_JDBC_URL`` is set (as the Spark jobs do), else ``<lake>/enrollment``. A site
+with fewer than ``monitoring.segment_min_patients`` patients gets no reference (named in the result).
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, TypedDict
@@ -77,8 +89,7 @@ def training_reference(
     features: list[FeatureReference] = []
     empty: list[str] = []
     for name in names:
-        col = frame[name] if name in frame.columns else pd.Series(np.nan, index=frame.index)
-        ref = feature_reference(name, col.to_numpy(dtype=np.float64, na_value=np.nan), bins)
+        ref = feature_reference(name, _column(frame, name), bins)
         if ref is None:
             empty.append(name)
         else:
@@ -92,6 +103,84 @@ def training_reference(
         "features": features,
     }
     return doc, empty
+
+
+def monitored(names: list[str], exclude: tuple[str, ...] | list[str]) -> list[str]:
+    """The features the drift rule counts: those matching none of the fnmatch patterns."""
+    return [n for n in names if not any(fnmatch.fnmatchcase(n, p) for p in exclude)]
+
+
+def read_sites(lake: Path) -> dict[str, str]:
+    """patient_id -> site_id from the enrollment table (PostgreSQL over the JDBC URL, else the lake)."""
+    url = os.environ.get("AEPRED_ENROLLMENT_JDBC_URL")
+    if url:
+        m = re.match(r"jdbc:postgresql://([^:/?]+)(?::(\d+))?/([^?]+)(?:\?(.*))?$", url)
+        if not m:
+            raise DataError(f"AEPRED_ENROLLMENT_JDBC_URL is not a jdbc:postgresql URL: {url}")
+        q = dict(kv.split("=", 1) for kv in (m.group(4) or "").split("&") if "=" in kv)
+        import psycopg2
+
+        with (
+            psycopg2.connect(
+                host=m.group(1),
+                port=int(m.group(2) or 5432),
+                dbname=m.group(3),
+                user=q.get("user", "aepred"),
+                password=q.get("password"),
+            ) as conn,
+            conn.cursor() as cur,
+        ):
+            cur.execute("SELECT patient_id, site_id FROM enrollment")
+            return {str(p): str(s) for p, s in cur.fetchall()}
+    folder = lake / "enrollment"
+    files = sorted([*folder.glob("*.ndjson"), *folder.glob("*.json")]) if folder.is_dir() else []
+    if not files:
+        raise DataError(f"{folder}: no enrollment files (needed for per-site drift references)")
+    sites: dict[str, str] = {}
+    for f in files:
+        for i, line in enumerate(f.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                sites[str(row["patient_id"])] = str(row["site_id"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise DataError(f"{f}:{i}: not an enrollment row with patient_id and site_id ({e})") from e
+    return sites
+
+
+def segment_references(
+    frame: pd.DataFrame,
+    names: list[str],
+    sites: dict[str, str],
+    min_patients: int,
+    bins: int = 100,
+) -> tuple[dict[str, Any], list[str]]:
+    """({"by": "site_id", "groups": [...]}, the sites left out for too few patients or no values)."""
+    site = frame["patient_id"].astype(str).map(sites)
+    unknown = int(site.isna().sum())
+    if unknown:
+        missing = sorted(set(frame.loc[site.isna(), "patient_id"].astype(str)))[:5]
+        raise DataError(f"{unknown} feature rows have no site in the enrollment table (e.g. {missing})")
+    groups: list[dict[str, Any]] = []
+    left_out: list[str] = []
+    for key, rows in frame.groupby(site, sort=True):
+        patients = int(rows["patient_id"].nunique())
+        if patients < min_patients:
+            left_out.append(f"{key} ({patients} patients)")
+            continue
+        feats = [r for n in names if (r := feature_reference(n, _column(rows, n), bins)) is not None]
+        if not feats:
+            left_out.append(f"{key} (no values)")
+            continue
+        groups.append({"key": str(key), "patients": patients, "rows": len(rows), "features": feats})
+    return {"by": "site_id", "groups": groups}, left_out
+
+
+def _column(frame: pd.DataFrame, name: str) -> NDArray[np.float64]:
+    col = frame[name] if name in frame.columns else pd.Series(np.nan, index=frame.index)
+    out: NDArray[np.float64] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
 
 
 def training_split(frame: pd.DataFrame, params: Params, seed: int, label: str = "label") -> pd.DataFrame:
@@ -114,6 +203,9 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="the training seed (default: params.yaml's)")
     parser.add_argument("--params", type=Path)
     parser.add_argument("--run-id", help="log the file to this MLflow run as model/drift_reference.json")
+    parser.add_argument(
+        "--lake", type=Path, help="with monitoring.segment_by: add per-site references (enrollment from here)"
+    )
     args = parser.parse_args(argv)
     try:
         if (args.data is None) == (args.feature_store is None):
@@ -134,6 +226,13 @@ def _main(argv: list[str] | None = None) -> int:
             str(meta["feature_set_hash"]),
             params.monitoring.reference_bins,
         )
+        segments_left_out: list[str] = []
+        mon = params.monitoring
+        if mon.segment_by is not None and args.lake is not None:
+            names = monitored(list(meta["feature_names"]), mon.drift_rule_exclude)
+            doc["segments"], segments_left_out = segment_references(
+                frame, names, read_sites(args.lake), mon.segment_min_patients, mon.reference_bins
+            )
     except (DataError, ParamsError, OSError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -149,7 +248,14 @@ def _main(argv: list[str] | None = None) -> int:
             mlflow.log_artifact(str(out), "model")
     print(
         json.dumps(
-            {"path": str(out), "rows": doc["rows"], "features": len(doc["features"]), "left_out": empty}
+            {
+                "path": str(out),
+                "rows": doc["rows"],
+                "features": len(doc["features"]),
+                "left_out": empty,
+                "segments": len(doc["segments"]["groups"]) if "segments" in doc else 0,
+                "segments_left_out": segments_left_out,
+            }
         )
     )
     return 0

@@ -247,6 +247,11 @@ class Monitoring(BaseModel):
     min_labelled: int = Field(ge=0)
     ks_threshold: float = Field(gt=0, lt=1)
     max_drifted_features: int = Field(ge=0)
+    drift_rule_exclude: tuple[str, ...] = ()
+    segment_by: Literal["site_id"] | None = None
+    segment_min_patients: int = Field(default=10, ge=1)
+    segment_ks_threshold: float = Field(default=0.25, gt=0, lt=1)
+    segment_max_drifted_features: int = Field(default=10, ge=0)
     cooldown_hours: float = Field(ge=0)
     psi_bins: int = Field(ge=2)
     reference_bins: int = Field(ge=2)

@@ -7,6 +7,7 @@ import { REPO_ROOT } from '../shared/paths.js';
 import { decayRuleParams, driftWindowOptions, performanceWindowOptions } from './config.js';
 import { DriftWindow } from './drift.js';
 import { PerformanceWindow } from './performance.js';
+import { globToRegExp } from './rules.js';
 
 const params = loadParams();
 
@@ -41,6 +42,10 @@ describe('monitoring params', () => {
     expect(expr('AepredModelAurocLow')).toMatch(new RegExp(`< ${m.alert_auroc_warning.toFixed(2)}$`));
     expect(expr('AepredFeatureDrift')).toMatch(new RegExp(`> ${m.alert_drifted_features}$`));
     expect(expr('aepred:features_drifted:count')).toContain(`> ${m.ks_threshold})`);
+    // the recording rule leaves out the features the drift rule does not count: same names
+    const re = /feature!~"([^"]+)"/.exec(expr('aepred:features_drifted:count'))?.[1] ?? '';
+    const fromGlobs = m.drift_rule_exclude.map((g) => globToRegExp(g).source.slice(1, -1)).join('|');
+    expect(re).toBe(fromGlobs);
     expect(expr('AepredPredictionLatencyHigh')).toMatch(new RegExp(`> ${m.alert_p99_latency_ms / 1000}$`));
     expect(expr('AepredErrorRateHigh')).toMatch(new RegExp(`> ${m.alert_error_rate}$`));
   });

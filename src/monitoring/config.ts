@@ -15,6 +15,9 @@ export function decayRuleParams(p: Params): DecayRuleParams {
     minLabelled: m.min_labelled,
     ksThreshold: m.ks_threshold,
     maxDriftedFeatures: m.max_drifted_features,
+    driftExclude: m.drift_rule_exclude,
+    segmentKsThreshold: m.segment_ks_threshold,
+    segmentMaxDriftedFeatures: m.segment_max_drifted_features,
     cooldownMs: m.cooldown_hours * HOUR,
   });
 }

@@ -36,13 +36,35 @@ export const FeatureReferenceSchema = z
     'proportions must sum to 1',
   );
 
+/**
+ * One segment's (site's) reference: every patient of the segment in the training window, the
+ * features the drift rule counts (ml/drift_reference.py; docs/monitoring.md "Site-level drift").
+ */
+export const SegmentReferenceSchema = z.strictObject({
+  key: z.string().min(1),
+  patients: z.number().int().positive(),
+  rows: z.number().int().positive(),
+  features: z.array(FeatureReferenceSchema).min(1),
+});
+
 /** The training reference as shipped beside the model (drift_reference.json), same feature-set hash. */
 export const TrainingReferenceSchema = z.strictObject({
   schema_version: z.literal(1),
   feature_set_hash: z.string().min(1),
   rows: z.number().int().nonnegative(),
   features: z.array(FeatureReferenceSchema).min(1),
+  /** Per-segment references (monitoring.segment_by); absent in references built without one. */
+  segments: z
+    .strictObject({
+      by: z.literal('site_id'),
+      groups: z
+        .array(SegmentReferenceSchema)
+        .refine((g) => new Set(g.map((x) => x.key)).size === g.length, 'segment keys must be unique'),
+    })
+    .optional(),
 });
+
+export type SegmentReference = z.infer<typeof SegmentReferenceSchema>;
 
 export type FeatureReference = z.infer<typeof FeatureReferenceSchema>;
 export type TrainingReference = z.infer<typeof TrainingReferenceSchema>;

@@ -42,6 +42,7 @@ export const MONITORING_METRICS = {
   outOfRange: 'aepred_feature_out_of_range',
   featureCount: 'aepred_feature_window_values',
   driftedFeatures: 'aepred_features_drifted',
+  segmentDriftedFeatures: 'aepred_segment_drifted_features',
   aurocLowStreak: 'aepred_decay_auroc_low_streak',
   lastCheck: 'aepred_decay_last_check_timestamp_seconds',
   decisions: 'aepred_retrain_decisions_total',
@@ -98,7 +99,15 @@ export function registerMonitoringMetrics(registry: Registry): MonitoringMetrics
   const values = g(M.featureCount, 'Values of the feature seen in the window (missing included)', [
     'feature',
   ]);
-  const drifted = g(M.driftedFeatures, 'Features whose KS statistic exceeds the threshold');
+  const drifted = g(
+    M.driftedFeatures,
+    'Features counted by the drift rule (time-on-study features left out) whose KS exceeds the threshold, at the last check',
+  );
+  const segDrifted = g(
+    M.segmentDriftedFeatures,
+    'Per segment (site) over its own reference: features counted by the drift rule whose KS exceeds the segment threshold, at the last check',
+    ['segment'],
+  );
   const streak = g(M.aurocLowStreak, 'Consecutive decay checks with AUROC below the threshold');
   const lastCheck = g(M.lastCheck, 'Trial time of the last decay check');
   const decisions = new Counter({
@@ -150,11 +159,13 @@ export function registerMonitoringMetrics(registry: Registry): MonitoringMetrics
         oor.set(feature, f.outOfRange);
         values.set(feature, f.count);
       }
-      drifted.set(s.drifted.length);
     },
     publishCheck(at, findings, ds) {
       lastCheck.set(at / 1000);
       streak.set(findings.lowAurocStreak);
+      drifted.set(findings.drifted.length);
+      segDrifted.reset();
+      for (const s of findings.segments) segDrifted.set({ segment: s.segment }, s.drifted.length);
       for (const d of ds) countDecision(d);
     },
     publishDecision: countDecision,

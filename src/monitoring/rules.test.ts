@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   aurocThresholdFor,
+  countedFeature,
   DEFAULT_DECAY_PARAMS,
   type DecayObservation,
   type DecayState,
   evaluateDecay,
+  globToRegExp,
   INITIAL_DECAY_STATE,
   nextCheckAt,
   onModelChanged,
@@ -130,6 +132,81 @@ describe('drift rule', () => {
       ks: Array.from({ length: 8 }, (_, i) => ({ feature: `f${i}`, ks: 0.2 })),
     };
     expect(evaluateDecay(INITIAL_DECAY_STATE, o, P).findings.drifted).toEqual([]);
+  });
+});
+
+describe('drift rule: time-on-study features and segments (sites)', () => {
+  const SP = {
+    ...P,
+    driftExclude: ['days_since_enrollment', '*_delta_baseline'],
+    segmentKsThreshold: 0.25,
+    segmentMaxDriftedFeatures: 3,
+  };
+  const f = (feature: string, k: number | null) => ({ feature, ks: k });
+
+  it('globs match whole names as fnmatch does; excluded features are measured but not counted', () => {
+    expect(globToRegExp('*_delta_baseline').test('alt_delta_baseline')).toBe(true);
+    expect(globToRegExp('*_delta_baseline').test('alt_delta_baseline_x')).toBe(false);
+    expect(globToRegExp('hr_?').test('hr_1')).toBe(true);
+    expect(globToRegExp('a.b').test('axb')).toBe(false);
+    const counted = countedFeature(SP.driftExclude);
+    expect(['days_since_enrollment', 'alt_delta_baseline', 'alt_last'].filter(counted)).toEqual(['alt_last']);
+    // six time-on-study features over 0.2 plus five counted ones: 5 counted, not more than 5
+    const o: DecayObservation = {
+      at: every,
+      auroc: 0.9,
+      labelled: 1000,
+      ks: [
+        f('days_since_enrollment', 0.9),
+        ...['alt', 'ast', 'bili', 'creat', 'wbc'].map((n) => f(`${n}_delta_baseline`, 0.5)),
+        ...['a', 'b', 'c', 'd', 'e'].map((n) => f(n, 0.3)),
+      ],
+    };
+    const step = evaluateDecay(INITIAL_DECAY_STATE, o, SP);
+    expect(step.findings.drifted).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(step.decisions).toEqual([]);
+    // without the exclusion the same window would request a retraining
+    expect(evaluateDecay(INITIAL_DECAY_STATE, o, P).decisions[0]).toMatchObject({ reason: 'drift' });
+  });
+
+  it('one site over its limit fires (reason drift) while the whole trial stays under its own', () => {
+    const site = (segment: string, n: number, k = 0.3) => ({
+      segment,
+      ks: Array.from({ length: 10 }, (_, i) => f(`v${i}`, i < n ? k : 0.05)),
+    });
+    const o = (segments: DecayObservation['segments']): DecayObservation => ({
+      at: every,
+      auroc: 0.9,
+      labelled: 1000,
+      ks: ks(1),
+      segments,
+    });
+    const quiet = evaluateDecay(INITIAL_DECAY_STATE, o([site('S01', 3), site('S02', 2)]), SP);
+    expect(quiet.decisions).toEqual([]);
+    expect(quiet.findings.segments.map((s) => s.drifted.length)).toEqual([3, 2]);
+    expect(quiet.findings.driftedSegments).toEqual([]);
+    // KS 0.22 is over the trial's 0.2 but not over the segment threshold 0.25
+    expect(evaluateDecay(INITIAL_DECAY_STATE, o([site('S01', 8, 0.22)]), SP).decisions).toEqual([]);
+    const fired = evaluateDecay(INITIAL_DECAY_STATE, o([site('S01', 1), site('S03', 4)]), SP);
+    expect(fired.findings.driftedSegments).toEqual(['S03']);
+    expect(fired.findings.drift).toBe(true);
+    expect(fired.decisions[0]).toMatchObject({
+      type: 'retrain.requested',
+      reason: 'drift',
+      rules: ['drift'],
+    });
+    // the incident stays open while the site drifts, and closes when it no longer does
+    const again = evaluateDecay(fired.state, { ...o([site('S03', 5)]), at: 2 * every }, SP);
+    expect(again.decisions).toEqual([]);
+    expect(again.state.incidents).toHaveLength(1);
+    const over = evaluateDecay(again.state, { ...o([site('S03', 0)]), at: 3 * every }, SP);
+    expect(over.state.incidents).toEqual([]);
+  });
+
+  it('rejects a segment threshold outside (0, 1), a negative limit and an empty pattern', () => {
+    expect(() =>
+      validateDecayParams({ ...P, segmentKsThreshold: 1, segmentMaxDriftedFeatures: -1, driftExclude: [''] }),
+    ).toThrow(/0 < segmentKsThreshold < 1, segmentMaxDriftedFeatures >= 0, driftExclude patterns non-empty/);
   });
 });
 

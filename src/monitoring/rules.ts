@@ -10,7 +10,10 @@
  *   baseline known (its held-out test AUROC recorded at training/registration), `baseline -
  *   aurocMaxDrop`: decay relative to what the model was validated at, not to a fixed number that
  *   a weaker (or stronger) model sits below (above) from its first day (`aurocThresholdFor`);
- * - drift: more than `maxDriftedFeatures` features with KS > ksThreshold;
+ * - drift: more than `maxDriftedFeatures` features with KS > ksThreshold in the whole population, or
+ *   more than `segmentMaxDriftedFeatures` with KS > `segmentKsThreshold` within any one segment
+ *   (site) against that segment's own reference; features matching `driftExclude` (time-on-study
+ *   features: they move as patients accrue follow-up, not with the data) are not counted;
  * - manual: always (an operator asked), but it still starts the cooldown.
  *
  * One incident, one retraining: an incident opens when its condition starts to hold and a retraining
@@ -37,6 +40,12 @@ export interface DecayRuleParams {
   readonly ksThreshold: number;
   /** Drift when strictly more features than this exceed ksThreshold. */
   readonly maxDriftedFeatures: number;
+  /** Feature-name patterns (`*` any run, `?` one character) the drift rule does not count. */
+  readonly driftExclude?: readonly string[];
+  /** Within one segment (site): a feature drifts above this ... */
+  readonly segmentKsThreshold?: number;
+  /** ... and the segment drifts when strictly more features than this do. */
+  readonly segmentMaxDriftedFeatures?: number;
   readonly cooldownMs: number;
 }
 
@@ -79,7 +88,19 @@ export interface DecayObservation {
   /** The serving model's held-out AUROC at registration (relative decay rule); null/absent: unknown. */
   readonly baselineAuroc?: number | null;
   /** KS statistic per feature (null when the feature had no values in the window). */
-  readonly ks: ReadonlyArray<{ readonly feature: string; readonly ks: number | null }>;
+  readonly ks: ReadonlyArray<FeatureKs>;
+  /** The same within each segment (site) that has a reference of its own. */
+  readonly segments?: ReadonlyArray<{ readonly segment: string; readonly ks: ReadonlyArray<FeatureKs> }>;
+}
+
+export interface FeatureKs {
+  readonly feature: string;
+  readonly ks: number | null;
+}
+
+export interface SegmentDrift {
+  readonly segment: string;
+  readonly drifted: readonly string[];
 }
 
 export interface DecayFindings {
@@ -89,6 +110,10 @@ export interface DecayFindings {
   readonly aurocThreshold: number;
   readonly lowAurocStreak: number;
   readonly drifted: readonly string[];
+  /** Every segment checked, with the counted features that drifted in it. */
+  readonly segments: readonly SegmentDrift[];
+  /** The segments with more drifted features than segmentMaxDriftedFeatures. */
+  readonly driftedSegments: readonly string[];
   readonly performance: boolean;
   readonly drift: boolean;
 }
@@ -132,6 +157,11 @@ export function validateDecayParams(p: DecayRuleParams): DecayRuleParams {
   if (!(Number.isInteger(p.maxDriftedFeatures) && p.maxDriftedFeatures >= 0))
     bad.push('maxDriftedFeatures >= 0');
   if (!(p.cooldownMs >= 0)) bad.push('cooldownMs >= 0');
+  const sk = p.segmentKsThreshold;
+  if (!(sk === undefined || (sk > 0 && sk < 1))) bad.push('0 < segmentKsThreshold < 1');
+  const sm = p.segmentMaxDriftedFeatures;
+  if (!(sm === undefined || (Number.isInteger(sm) && sm >= 0))) bad.push('segmentMaxDriftedFeatures >= 0');
+  for (const pat of p.driftExclude ?? []) if (pat.length === 0) bad.push('driftExclude patterns non-empty');
   if (bad.length > 0) throw new RangeError(`invalid decay rule params: need ${bad.join(', ')}`);
   return p;
 }
@@ -162,6 +192,25 @@ export function aurocThresholdFor(p: DecayRuleParams, baseline: number | null | 
   return baseline - drop;
 }
 
+/** A glob (`*`, `?`) over a whole feature name, as Python's fnmatch.fnmatchcase. */
+export function globToRegExp(pattern: string): RegExp {
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+/** A predicate: does the drift rule count this feature (it matches none of the patterns)? */
+export function countedFeature(exclude: readonly string[] = []): (name: string) => boolean {
+  const res = exclude.map(globToRegExp);
+  return (name) => !res.some((r) => r.test(name));
+}
+
+function driftedOf(ks: ReadonlyArray<FeatureKs>, threshold: number, counted: (n: string) => boolean) {
+  return ks.filter((f) => f.ks !== null && f.ks > threshold && counted(f.feature)).map((f) => f.feature);
+}
+
 /** One scheduled check. */
 export function evaluateDecay(state: DecayState, obs: DecayObservation, p: DecayRuleParams): DecayStep {
   const auroc = obs.auroc !== null && obs.labelled >= p.minLabelled ? obs.auroc : null;
@@ -169,10 +218,18 @@ export function evaluateDecay(state: DecayState, obs: DecayObservation, p: Decay
   // An unknown AUROC (too few labels) neither extends nor breaks the streak.
   const lowAurocStreak =
     auroc === null ? state.lowAurocStreak : auroc < threshold ? state.lowAurocStreak + 1 : 0;
-  const drifted = obs.ks.filter((f) => f.ks !== null && f.ks > p.ksThreshold).map((f) => f.feature);
+  const counted = countedFeature(p.driftExclude);
+  const drifted = driftedOf(obs.ks, p.ksThreshold, counted);
+  const segKs = p.segmentKsThreshold ?? p.ksThreshold;
+  const segMax = p.segmentMaxDriftedFeatures ?? p.maxDriftedFeatures;
+  const segments = (obs.segments ?? []).map((s) => ({
+    segment: s.segment,
+    drifted: driftedOf(s.ks, segKs, counted),
+  }));
+  const driftedSegments = segments.filter((s) => s.drifted.length > segMax).map((s) => s.segment);
   const holds: Record<AutoReason, boolean> = {
     performance: lowAurocStreak >= p.consecutiveChecks,
-    drift: drifted.length > p.maxDriftedFeatures,
+    drift: drifted.length > p.maxDriftedFeatures || driftedSegments.length > 0,
   };
   // Incidents close when their signal recovers: AUROC known and back at or above the threshold
   // (not merely a streak shorter than needed), drift count back at or below the limit.
@@ -189,6 +246,8 @@ export function evaluateDecay(state: DecayState, obs: DecayObservation, p: Decay
     aurocThreshold: threshold,
     lowAurocStreak,
     drifted,
+    segments,
+    driftedSegments,
     performance: holds.performance,
     drift: holds.drift,
   };

@@ -317,6 +317,10 @@ export class LocalPipeline implements TrainingPipeline {
         String(train.seed),
         '--run-id',
         train.run_id,
+        // per-site references (monitoring.segment_by): sites from the same enrollment source as
+        // silver and features (this job's environment)
+        '--lake',
+        o.lake,
       ]);
       driftReference = typeof ref.path === 'string' ? ref.path : null;
     }

@@ -8,6 +8,8 @@
  * take zero trial time. (In service, trial time is wall time and the run takes its minutes.)
  */
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { PatientId } from '../actors/patient/protocol.js';
 import type { FeatureVector } from '../monitoring/drift.js';
 import type { SimulatedClock } from '../supervisors/clock.js';
@@ -40,6 +42,34 @@ out = {"names": list(fs.names), "rows": [
   for ti, p, xi, lb, c in zip(t, f["patient_id"], x, f["label"], f["label_complete"])]}
 sys.stdout.write(json.dumps(out))
 `;
+
+/**
+ * patient_id -> site_id from a lake's `enrollment/` files (NDJSON, as `aepred simulate` and the
+ * importers write them); a line that is not an enrollment row is an error naming file and line.
+ */
+export function readLakeSites(lake: string): Map<string, string> {
+  const dir = join(lake, 'enrollment');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ndjson') || f.endsWith('.json'));
+  if (files.length === 0) throw new Error(`${dir}: no enrollment files`);
+  const sites = new Map<string, string>();
+  for (const f of files.sort()) {
+    readFileSync(join(dir, f), 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if (line.trim() === '') return;
+        let row: { patient_id?: unknown; site_id?: unknown };
+        try {
+          row = JSON.parse(line) as typeof row;
+        } catch (e) {
+          throw new Error(`${join(dir, f)}:${i + 1}: not JSON (${(e as Error).message})`);
+        }
+        if (typeof row.patient_id !== 'string' || typeof row.site_id !== 'string')
+          throw new Error(`${join(dir, f)}:${i + 1}: an enrollment row needs patient_id and site_id`);
+        sites.set(row.patient_id, row.site_id);
+      });
+  }
+  return sites;
+}
 
 /** The feature store's rows with snapshot time in [start, end), in time order. */
 export function loadReplayRows(
@@ -87,6 +117,8 @@ export interface ReplayOptions {
   readonly rows: readonly ReplayRow[];
   readonly labelDelayMs: number;
   readonly stepMs: number;
+  /** The patient's segment for the per-site drift windows (its site from the enrollment table). */
+  readonly segmentOf?: (patient: PatientId) => string | undefined;
 }
 
 export class TrialReplay {
@@ -125,7 +157,7 @@ export class TrialReplay {
       const { risk } = await lease.session.score(row.x);
       this.scored++;
       o.canary.recordRequest(row.patient, true);
-      o.drift.observePrediction(row.t, risk, this.#vector(row.x));
+      o.drift.observePrediction(row.t, risk, this.#vector(row.x), o.segmentOf?.(row.patient));
       o.canary.recordPrediction(row.patient, row.t, risk);
       if (row.label !== null) this.#pending.push({ due: row.t + o.labelDelayMs, row, p: risk });
     } catch {

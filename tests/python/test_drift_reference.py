@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.drift_reference import feature_reference, training_reference, training_split
+from ml.data import DataError
+from ml.drift_reference import (
+    feature_reference,
+    monitored,
+    read_sites,
+    segment_references,
+    training_reference,
+    training_split,
+)
 from ml.params import load_params
 from ml.paths import REPO_ROOT
 
@@ -107,3 +115,55 @@ def test_training_split_is_the_recipes() -> None:
     got = training_split(frame, params, 9)
     assert len(got) == int(expected.train.sum())
     assert set(got["patient_id"]) == set(frame["patient_id"][expected.train])
+
+
+def _site_frame() -> tuple[pd.DataFrame, dict[str, str]]:
+    rng = np.random.default_rng(3)
+    rows = []
+    sites: dict[str, str] = {}
+    for site, n, shift in (("A", 12, 0.0), ("B", 11, 5.0), ("C", 3, 0.0)):
+        for i in range(n):
+            pid = f"T-{site}-{i:03d}"
+            sites[pid] = site
+            for h in range(4):
+                rows.append({"patient_id": pid, "hr": 70 + shift + rng.normal(), "days_since_enrollment": h})
+    return pd.DataFrame(rows), sites
+
+
+def test_monitored_drops_the_excluded_patterns() -> None:
+    names = ["hr_mean_24h", "days_since_enrollment", "alt_delta_baseline", "hr_count_24h", "alt_last"]
+    got = monitored(names, ("days_since_enrollment", "*_delta_baseline", "*_count_*"))
+    assert got == ["hr_mean_24h", "alt_last"]
+
+
+def test_segment_references_per_site_from_every_patient() -> None:
+    frame, sites = _site_frame()
+    doc, left_out = segment_references(frame, ["hr"], sites, min_patients=10, bins=10)
+    assert doc["by"] == "site_id"
+    assert [g["key"] for g in doc["groups"]] == ["A", "B"]
+    assert left_out == ["C (3 patients)"]
+    a, b = doc["groups"]
+    assert (a["patients"], a["rows"], b["patients"], b["rows"]) == (12, 48, 11, 44)
+    # each site's reference is that site's distribution: B reads 5 higher than A
+    assert b["features"][0]["min"] > a["features"][0]["max"] - 1
+    assert abs(sum(a["features"][0]["proportions"]) - 1) < 1e-9
+
+
+def test_segment_references_refuse_rows_without_a_site() -> None:
+    frame, sites = _site_frame()
+    del sites["T-A-000"]
+    with pytest.raises(DataError, match=r"no site in the enrollment table \(e.g. \['T-A-000'\]\)"):
+        segment_references(frame, ["hr"], sites, min_patients=1)
+
+
+def test_read_sites_from_the_lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AEPRED_ENROLLMENT_JDBC_URL", raising=False)
+    (tmp_path / "enrollment").mkdir()
+    f = tmp_path / "enrollment" / "enrollment.ndjson"
+    f.write_text('{"patient_id": "P1", "site_id": "S01"}\n\n{"patient_id": "P2", "site_id": "S02"}\n')
+    assert read_sites(tmp_path) == {"P1": "S01", "P2": "S02"}
+    f.write_text('{"patient_id": "P1", "site_id": "S01"}\n{"patient_id": "P2"}\n')
+    with pytest.raises(DataError, match=r"enrollment.ndjson:2: not an enrollment row"):
+        read_sites(tmp_path)
+    with pytest.raises(DataError, match="no enrollment files"):
+        read_sites(tmp_path / "elsewhere")

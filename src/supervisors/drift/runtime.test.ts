@@ -4,6 +4,7 @@
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { buildFeatureReference, type TrainingReference } from '../../monitoring/drift.js';
 import { DEFAULT_DECAY_PARAMS, type DecayDecision } from '../../monitoring/rules.js';
 import { SimulatedClock } from '../clock.js';
 import { DriftSupervisor } from './runtime.js';
@@ -70,5 +71,79 @@ describe('DriftSupervisor, relative decay rule', () => {
     // a model change without a baseline falls back to the absolute threshold too
     none.s.modelChanged(undefined, undefined);
     expect(none.s.baselineAuroc).toBeNull();
+  });
+});
+
+describe('DriftSupervisor, per-site drift windows', () => {
+  const names = ['sbp', 'dbp', 'spo2', 'temp', 'days_since_enrollment'];
+  /** Deterministic spread of values around `centre` (no RNG: a fixed quantile grid). */
+  const grid = (centre: number, n: number) =>
+    Array.from({ length: n }, (_, i) => centre + ((i % 50) - 25) / 5);
+  const ref = (shift: number) =>
+    names.map((n, j) => buildFeatureReference(n, grid(100 + 10 * j + shift, 500), 20));
+
+  it('a shift confined to one site fires the drift rule against that site, not the pooled one', () => {
+    const clock = new SimulatedClock(0);
+    const decisions: DecayDecision[] = [];
+    const reference: TrainingReference = {
+      schema_version: 1,
+      feature_set_hash: 'h',
+      rows: 1500,
+      features: ref(0),
+      segments: {
+        by: 'site_id',
+        groups: ['S01', 'S02', 'S03'].map((key) => ({ key, patients: 10, rows: 500, features: ref(0) })),
+      },
+    };
+    const s = new DriftSupervisor({
+      clock,
+      rules: {
+        ...DEFAULT_DECAY_PARAMS,
+        driftExclude: ['days_since_enrollment'],
+        segmentKsThreshold: 0.25,
+        segmentMaxDriftedFeatures: 2,
+      },
+      performance: { windowMs: 7 * 24 * H, bucketMs: H },
+      drift: { windowMs: 24 * H, bucketMs: H },
+      reference,
+      logger: pino({ level: 'silent' }),
+      onDecision: (d) => decisions.push(d),
+    });
+    expect(s.segments).toEqual(['S01', 'S02', 'S03']);
+    s.start();
+    // 24 h of data: S01 and S02 as in training, S03's device reads 3 higher on every vital;
+    // days_since_enrollment moves at every site (time on study) and must not count
+    for (let h = 0; h < 24; h++) {
+      clock.advance(H);
+      for (const site of ['S01', 'S02', 'S03', 'S99']) {
+        const off = site === 'S03' ? 3 : 0;
+        grid(0, 50).forEach((_, i) => {
+          const v = (j: number) => 100 + 10 * j + ((i % 50) - 25) / 5;
+          s.observePrediction(
+            clock.now(),
+            0.1,
+            {
+              sbp: v(0) + off,
+              dbp: v(1) + off,
+              spo2: v(2) + off,
+              temp: v(3) + off,
+              days_since_enrollment: v(4) + 20,
+            },
+            site,
+          );
+        });
+      }
+    }
+    const c = s.checks.at(-1);
+    expect(c?.findings.segments.map((x) => [x.segment, x.drifted])).toEqual([
+      ['S01', []],
+      ['S02', []],
+      ['S03', ['sbp', 'dbp', 'spo2', 'temp']],
+    ]);
+    // pooled: a quarter of the values shifted (S99 has no reference of its own but counts in the
+    // pooled window) stays under the trial's KS 0.2
+    expect(c?.findings.drifted).toEqual([]);
+    expect(c?.findings.driftedSegments).toEqual(['S03']);
+    expect(decisions.map((d) => [d.type, d.reason])).toEqual([['retrain.requested', 'drift']]);
   });
 });

@@ -38,6 +38,12 @@ export interface DriftSupervisorOptions {
   /** The serving model's training reference (drift_reference.json); none: no drift rule. */
   readonly reference?: TrainingReference;
   /**
+   * Bucket width of the per-segment (site) drift windows; default a quarter of the drift window
+   * (6 h of a 24 h window), so that a trial of 100 sites holds 5 buckets per site, not 25 (about
+   * 0.7 MB per site for 170 features of 100 bins); their window edge moves in these steps.
+   */
+  readonly segmentBucketMs?: number;
+  /**
    * The serving model's held-out AUROC recorded at training/registration (its MLflow run's
    * `test_auroc`): the baseline of the relative decay rule (rules.aurocMaxDrop). None: the absolute
    * threshold applies.
@@ -68,6 +74,7 @@ export class DriftSupervisor {
   #state: DecayState = INITIAL_DECAY_STATE;
   #performance: PerformanceWindow;
   #drift: DriftWindow | undefined;
+  #segments = new Map<string, DriftWindow>();
   #timer: TimerHandle | undefined;
   #start = 0;
   #driftSince = 0;
@@ -80,7 +87,31 @@ export class DriftSupervisor {
     this.#log = o.logger.child({ supervisor: 'drift' });
     this.#performance = new PerformanceWindow(o.performance);
     this.#drift = o.reference ? new DriftWindow(o.reference, o.drift) : undefined;
+    this.#segments = this.#segmentWindows(o.reference);
     this.#baseline = o.baselineAuroc ?? null;
+  }
+
+  #segmentWindows(ref: TrainingReference | undefined): Map<string, DriftWindow> {
+    const out = new Map<string, DriftWindow>();
+    if (!ref?.segments) return out;
+    const windowMs = this.#o.drift.windowMs ?? 24 * 3_600_000;
+    const bucketMs =
+      this.#o.segmentBucketMs ?? Math.max(this.#o.drift.bucketMs ?? 3_600_000, Math.floor(windowMs / 4));
+    const ksThreshold = this.#o.rules.segmentKsThreshold ?? this.#o.rules.ksThreshold;
+    for (const g of ref.segments.groups)
+      out.set(
+        g.key,
+        new DriftWindow(
+          { schema_version: 1, feature_set_hash: ref.feature_set_hash, rows: g.rows, features: g.features },
+          { ...this.#o.drift, bucketMs, ksThreshold },
+        ),
+      );
+    return out;
+  }
+
+  /** Segments (sites) with a reference of their own: their drift is checked separately. */
+  get segments(): readonly string[] {
+    return [...this.#segments.keys()];
   }
 
   /** The serving model's baseline AUROC (relative decay rule), null when unknown. */
@@ -111,11 +142,16 @@ export class DriftSupervisor {
     });
   }
 
-  /** A prediction of the serving model at event time `at` (with the vector it saw, for drift). */
-  observePrediction(at: number, probability: number, vector?: FeatureVector): void {
+  /**
+   * A prediction of the serving model at event time `at` (with the vector it saw, for drift, and
+   * the patient's segment: its site, for the per-site drift windows).
+   */
+  observePrediction(at: number, probability: number, vector?: FeatureVector, segment?: string): void {
     const now = this.#o.clock.now();
     this.#performance.recordPrediction(at, probability, now);
-    if (vector && this.#drift) this.#drift.observe(at, vector, now);
+    if (!vector) return;
+    this.#drift?.observe(at, vector, now);
+    if (segment !== undefined) this.#segments.get(segment)?.observe(at, vector, now);
   }
 
   /** A label arriving late for the prediction made at `at`. */
@@ -135,6 +171,12 @@ export class DriftSupervisor {
         labelled: perf.labelled,
         baselineAuroc: this.#baseline,
         ks: warm ? (drift?.features.map((f) => ({ feature: f.feature, ks: f.ks })) ?? []) : [],
+        segments: warm
+          ? [...this.#segments].map(([segment, w]) => ({
+              segment,
+              ks: w.snapshot(at).features.map((f) => ({ feature: f.feature, ks: f.ks })),
+            }))
+          : [],
       },
       this.#o.rules,
     );
@@ -207,5 +249,6 @@ export class DriftSupervisor {
     this.#performance = new PerformanceWindow(this.#o.performance);
     const ref = reference ?? this.#o.reference;
     this.#drift = ref ? new DriftWindow(ref, this.#o.drift) : undefined;
+    this.#segments = this.#segmentWindows(ref);
   }
 }
