@@ -252,6 +252,7 @@ class Monitoring(BaseModel):
     segment_min_patients: int = Field(default=10, ge=1)
     segment_ks_threshold: float = Field(default=0.25, gt=0, lt=1)
     segment_max_drifted_features: int = Field(default=10, ge=0)
+    segment_bucket_minutes: int = Field(default=60, gt=0)
     cooldown_hours: float = Field(ge=0)
     psi_bins: int = Field(ge=2)
     reference_bins: int = Field(ge=2)

@@ -26,14 +26,14 @@ mkdir -p "$RUN"
 step() { printf '\n\033[1;36m== %s\033[0m\n' "$*"; }
 t0=$(date +%s)
 
-step "1/7 local stack"
+step "1/8 local stack"
 $AEPRED stack up
 $AEPRED db migrate
 
-step "2/7 simulate a trial: $PATIENTS patients x $DAYS days (seed $SEED) into Kafka"
+step "2/8 simulate a trial: $PATIENTS patients x $DAYS days (seed $SEED) into Kafka"
 $AEPRED simulate --patients "$PATIENTS" --days "$DAYS" --seed "$SEED" --start "$START" --scenario baseline --to kafka
 
-step "3/7 ingest: Kafka -> validation -> bronze lake ($LAKE), exactly once"
+step "3/8 ingest: Kafka -> validation -> bronze lake ($LAKE), exactly once"
 $AEPRED ingest --lake "$LAKE" --log-level warn >"$RUN/ingest.log" 2>&1 &
 ingest_pid=$!
 trap 'kill $ingest_pid 2>/dev/null || true' EXIT
@@ -45,15 +45,15 @@ find "$LAKE/bronze" -name '*.parquet' | wc -l | xargs printf 'bronze files: %s\n
 export MLFLOW_TRACKING_URI=http://127.0.0.1:55000
 END=$(date -u -d "$START + $DAYS days" +%Y-%m-%d)
 export AEPRED_ENROLLMENT_JDBC_URL="jdbc:postgresql://127.0.0.1:55432/aepred?user=aepred&password=aepred"
-step "4/7 Spark: bronze -> silver -> point-in-time features and labels (every 6 h of trial time)"
+step "4/8 Spark: bronze -> silver -> point-in-time features and labels (every 6 h of trial time)"
 $PY -m pipelines silver --since "$START" --until "$END" --lake "$LAKE"
 $PY -m pipelines features --since "$START" --until "$END" --lake "$LAKE" --cadence-hours 6
 
-step "5/7 train, export ONNX, gate, log to MLflow"
+step "5/8 train, export ONNX, gate, log to MLflow"
 $PY -m ml train --feature-store "$LAKE/features" --start "$START" --end "$END" --out "$RUN/model" \
   --run-name "demo-$SEED" --register || echo "(training finished with gate failures; see MLflow for the reasons)"
 
-step "6/7 serve: actors score every patient, /predict over HTTPS, audit trail"
+step "6/8 serve: actors score every patient, /predict over HTTPS, audit trail"
 if [ -f .local/run/serve.pid ] && kill -0 "$(cat .local/run/serve.pid)" 2>/dev/null; then
   kill -TERM "$(cat .local/run/serve.pid)" && sleep 2
 fi
@@ -81,8 +81,11 @@ curl -sk -X POST https://127.0.0.1:58080/predict -H "authorization: Bearer $KEY"
   | $PY -m json.tool || echo "(no answer; see .local/logs/serve.log)"
 $AEPRED audit verify || true
 
-step "7/7 closed loop (concept drift): decay -> retrain -> canary -> promote; drill candidate -> rollback"
+step "7/8 closed loop (concept drift): decay -> retrain -> canary -> promote; drill candidate -> rollback"
 npx tsx scripts/demo/closed-loop.ts --lake .local/demo/loop-lake --scenario concept-drift --simulate
+
+step "8/8 closed loop (site drift): one site's devices read off -> per-site drift -> retrain -> canary -> promote; drill -> rollback"
+npx tsx scripts/demo/closed-loop.ts --lake .local/demo/loop-lake-site --scenario site-drift --simulate
 
 step "where to look ($(( $(date +%s) - t0 )) s)"
 $AEPRED stack status

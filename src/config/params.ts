@@ -160,6 +160,7 @@ const MonitoringSchema = z.strictObject({
   segment_min_patients: z.number().int().min(1).default(10),
   segment_ks_threshold: unit.default(0.25),
   segment_max_drifted_features: z.number().int().nonnegative().default(10),
+  segment_bucket_minutes: z.number().int().positive().default(60),
   cooldown_hours: z.number().nonnegative(),
   psi_bins: z.number().int().min(2),
   reference_bins: z.number().int().min(2),

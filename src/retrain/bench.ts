@@ -70,6 +70,9 @@ export function appendClosedLoopBench(root: string, r: ScenarioResult, m: BenchM
       auroc: c.findings.auroc,
       threshold: c.findings.aurocThreshold,
       streak: c.findings.lowAurocStreak,
+      // counted features over the trial's KS threshold, and per site over the segment threshold
+      drifted: c.findings.drifted.length,
+      sites: Object.fromEntries(c.findings.segments.map((x) => [x.segment, x.drifted.length])),
       decisions: c.decisions.map((d) => `${d.type}:${d.reason}`),
     })),
     serving_steps: r.serving.steps,

@@ -272,6 +272,7 @@ export class ClosedLoop {
       baselineAuroc: await this.baselineAuroc(productionVersion),
       performance: performanceWindowOptions(p),
       drift: driftWindowOptions(p),
+      segmentBucketMs: p.monitoring.segment_bucket_minutes * 60_000,
       reference: await this.reference(productionVersion),
       metrics: registerMonitoringMetrics(this.#o.registry),
       logger: this.#o.logger,

@@ -25,6 +25,7 @@ import { Registry } from 'prom-client';
 import { parse, stringify } from 'yaml';
 import type { PatientId } from '../actors/patient/protocol.js';
 import { loadParams } from '../config/params.js';
+import type { DecayFindings } from '../monitoring/rules.js';
 import type { CanaryResult } from './canary.js';
 import { ClosedLoop } from './loop.js';
 import type { LoopNotice } from './notify.js';
@@ -76,6 +77,8 @@ export interface ScenarioResult {
   readonly serving: { readonly steps: readonly StepTiming[]; readonly rows: number };
   /** When the simulator's drift begins (the manifest's ground truth) and the replay's control start. */
   readonly driftAt: number;
+  /** The simulator's ground truth (manifest `scenario`): when, and for site-drift which site. */
+  readonly truth: { readonly from?: string; readonly site_id?: string };
   readonly monitorFrom: number;
   /** Trial hours an automatic retraining waited after its trigger for labelled data. */
   readonly dataWaitHours: number;
@@ -181,6 +184,15 @@ const arms = (v: CanaryResult) => {
     `${n} AUROC ${f(s.auroc)} ECE ${f(s.calibrationError)} on ${s.labelled} labels (${s.positives} positive)`;
   return `${a('canary', v.verdict.canary)} vs ${a('production', v.verdict.production)}`;
 };
+/** ", site S03: 31 drifted features (sbp_mean_24h, ...)" for the sites over the segment limit. */
+const siteText = (f: DecayFindings): string =>
+  f.segments
+    .filter((x) => f.driftedSegments.includes(x.segment))
+    .map(
+      (x) =>
+        `, site ${x.segment}: ${x.drifted.length} drifted features (${x.drifted.slice(0, 4).join(', ')}${x.drifted.length > 4 ? ', ...' : ''})`,
+    )
+    .join('');
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const hour = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 
@@ -213,7 +225,7 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
   // the drift's start is the simulator's ground truth; monitoring starts CONTROL_DAYS before it, so
   // that the replay shows the rules staying quiet on undrifted data first
   const manifest = JSON.parse(readFileSync(join(o.lake, 'sim', 'manifest.json'), 'utf8')) as {
-    scenario?: { from?: string };
+    scenario?: { from?: string; site_id?: string };
   };
   const driftAt = Date.parse(manifest.scenario?.from ?? '');
   if (!Number.isFinite(driftAt)) throw new Error(`scenario ${o.scenario} has no drift start in its manifest`);
@@ -320,7 +332,7 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
       for (const d of c.decisions) {
         say(
           'detected',
-          `${d.type} (${d.reason}) at trial time ${hour(d.at)}: ${c.findings.drifted.length} drifted features, AUROC ${c.findings.auroc?.toFixed(3) ?? 'n/a (too few labels)'}`,
+          `${d.type} (${d.reason}) at trial time ${hour(d.at)}: ${c.findings.drifted.length} drifted features over the trial${siteText(c.findings)}, AUROC ${c.findings.auroc?.toFixed(3) ?? 'n/a (too few labels)'}`,
         );
         if (d.type === 'retrain.requested' && loop.training.waiting === d.incident)
           say(
@@ -445,6 +457,7 @@ export async function runClosedLoopScenario(o: ScenarioOptions): Promise<Scenari
     registry,
     productionBefore: prod1,
     driftAt,
+    truth: { ...manifest.scenario },
     monitorFrom,
     dataWaitHours,
     bootstrap: boot,

@@ -38,9 +38,9 @@ export interface DriftSupervisorOptions {
   /** The serving model's training reference (drift_reference.json); none: no drift rule. */
   readonly reference?: TrainingReference;
   /**
-   * Bucket width of the per-segment (site) drift windows; default a quarter of the drift window
-   * (6 h of a 24 h window), so that a trial of 100 sites holds 5 buckets per site, not 25 (about
-   * 0.7 MB per site for 170 features of 100 bins); their window edge moves in these steps.
+   * Bucket width of the per-segment (site) drift windows (monitoring.segment_bucket_minutes);
+   * default the drift window's bucket. Memory per site: features x (bins + 2) x 8 B x (window /
+   * bucket + 1), about 3 MB for 150 features of 100 bins in 1 h buckets of a 24 h window.
    */
   readonly segmentBucketMs?: number;
   /**
@@ -95,8 +95,7 @@ export class DriftSupervisor {
     const out = new Map<string, DriftWindow>();
     if (!ref?.segments) return out;
     const windowMs = this.#o.drift.windowMs ?? 24 * 3_600_000;
-    const bucketMs =
-      this.#o.segmentBucketMs ?? Math.max(this.#o.drift.bucketMs ?? 3_600_000, Math.floor(windowMs / 4));
+    const bucketMs = Math.min(windowMs, this.#o.segmentBucketMs ?? this.#o.drift.bucketMs ?? 3_600_000);
     const ksThreshold = this.#o.rules.segmentKsThreshold ?? this.#o.rules.ksThreshold;
     for (const g of ref.segments.groups)
       out.set(
