@@ -245,6 +245,7 @@ class Monitoring(BaseModel):
     consecutive_checks: int = Field(ge=1)
     auroc_max_drop: float | None = Field(default=None, gt=0, lt=1)
     min_labelled: int = Field(ge=0)
+    min_positives: int = Field(default=10, ge=0)
     ks_threshold: float = Field(gt=0, lt=1)
     max_drifted_features: int = Field(ge=0)
     drift_rule_exclude: tuple[str, ...] = ()

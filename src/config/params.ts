@@ -153,6 +153,7 @@ const MonitoringSchema = z.strictObject({
   consecutive_checks: z.number().int().min(1),
   auroc_max_drop: z.number().positive().lt(1).nullable().default(null),
   min_labelled: z.number().int().nonnegative(),
+  min_positives: z.number().int().nonnegative().default(10),
   ks_threshold: unit,
   max_drifted_features: z.number().int().nonnegative(),
   drift_rule_exclude: z.array(z.string().min(1)).default([]),

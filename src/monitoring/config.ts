@@ -13,6 +13,7 @@ export function decayRuleParams(p: Params): DecayRuleParams {
     aurocThreshold: m.auroc_threshold,
     consecutiveChecks: m.consecutive_checks,
     minLabelled: m.min_labelled,
+    minPositives: m.min_positives,
     ksThreshold: m.ks_threshold,
     maxDriftedFeatures: m.max_drifted_features,
     driftExclude: m.drift_rule_exclude,

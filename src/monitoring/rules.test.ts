@@ -55,6 +55,24 @@ describe('performance rule', () => {
     expect(run([(t) => obs(t, 0.5, 0, 10), (t) => obs(t, 0.5, 0, 10)]).decisions).toEqual([]);
   });
 
+  it('an AUROC on fewer than minPositives positives does not count, however many labels', () => {
+    const PP = { ...P, minPositives: 10 };
+    const few = (at: number): DecayObservation => ({ ...obs(at, 0.5), positives: 9 });
+    const enough = (at: number): DecayObservation => ({ ...obs(at, 0.5), positives: 10 });
+    const step = evaluateDecay(INITIAL_DECAY_STATE, few(every), PP);
+    expect(step.findings.auroc).toBeNull();
+    expect(step.findings.lowAurocStreak).toBe(0);
+    let state = INITIAL_DECAY_STATE;
+    const decisions = [];
+    for (const [i, o] of [enough, enough].entries()) {
+      const s = evaluateDecay(state, o((i + 1) * every), PP);
+      state = s.state;
+      decisions.push(...s.decisions);
+    }
+    expect(decisions.map((d) => d.reason)).toEqual(['performance']);
+    expect(() => validateDecayParams({ ...P, minPositives: -1 })).toThrow(/minPositives >= 0/);
+  });
+
   it('an unknown AUROC neither extends nor breaks the streak', () => {
     const r = run([(t) => obs(t, 0.7), (t) => obs(t, null), (t) => obs(t, 0.7)]);
     expect(r.decisions).toEqual([{ i: 2, type: 'retrain.requested', reason: 'performance' }]);

@@ -37,6 +37,11 @@ export interface DecayRuleParams {
   readonly consecutiveChecks: number;
   /** Labelled predictions needed before a check's AUROC counts at all. */
   readonly minLabelled: number;
+  /**
+   * Positive labels needed too: an AUROC on a handful of positives is noise, however many
+   * negatives surround them (absent: no minimum).
+   */
+  readonly minPositives?: number;
   readonly ksThreshold: number;
   /** Drift when strictly more features than this exceed ksThreshold. */
   readonly maxDriftedFeatures: number;
@@ -85,6 +90,8 @@ export interface DecayObservation {
   /** Rolling labelled AUROC, null when a class is missing. */
   readonly auroc: number | null;
   readonly labelled: number;
+  /** Positive labels among them (absent: unknown, not checked against minPositives). */
+  readonly positives?: number;
   /** The serving model's held-out AUROC at registration (relative decay rule); null/absent: unknown. */
   readonly baselineAuroc?: number | null;
   /** KS statistic per feature (null when the feature had no values in the window). */
@@ -104,7 +111,7 @@ export interface SegmentDrift {
 }
 
 export interface DecayFindings {
-  /** The AUROC counted (null when missing or on fewer than minLabelled labels). */
+  /** The AUROC counted (null when missing, or on fewer than minLabelled labels or minPositives positives). */
   readonly auroc: number | null;
   /** The threshold the AUROC was held against (absolute, or baseline - aurocMaxDrop). */
   readonly aurocThreshold: number;
@@ -153,6 +160,8 @@ export function validateDecayParams(p: DecayRuleParams): DecayRuleParams {
   if (!(Number.isInteger(p.consecutiveChecks) && p.consecutiveChecks >= 1))
     bad.push('consecutiveChecks >= 1');
   if (!(Number.isInteger(p.minLabelled) && p.minLabelled >= 0)) bad.push('minLabelled >= 0');
+  const mp = p.minPositives;
+  if (!(mp === undefined || (Number.isInteger(mp) && mp >= 0))) bad.push('minPositives >= 0');
   if (!(p.ksThreshold > 0 && p.ksThreshold < 1)) bad.push('0 < ksThreshold < 1');
   if (!(Number.isInteger(p.maxDriftedFeatures) && p.maxDriftedFeatures >= 0))
     bad.push('maxDriftedFeatures >= 0');
@@ -213,7 +222,9 @@ function driftedOf(ks: ReadonlyArray<FeatureKs>, threshold: number, counted: (n:
 
 /** One scheduled check. */
 export function evaluateDecay(state: DecayState, obs: DecayObservation, p: DecayRuleParams): DecayStep {
-  const auroc = obs.auroc !== null && obs.labelled >= p.minLabelled ? obs.auroc : null;
+  const enough =
+    obs.labelled >= p.minLabelled && (obs.positives ?? Number.POSITIVE_INFINITY) >= (p.minPositives ?? 0);
+  const auroc = obs.auroc !== null && enough ? obs.auroc : null;
   const threshold = aurocThresholdFor(p, obs.baselineAuroc);
   // An unknown AUROC (too few labels) neither extends nor breaks the streak.
   const lowAurocStreak =

@@ -168,6 +168,7 @@ export class DriftSupervisor {
         at,
         auroc: perf.auroc,
         labelled: perf.labelled,
+        positives: perf.positives,
         baselineAuroc: this.#baseline,
         ks: warm ? (drift?.features.map((f) => ({ feature: f.feature, ks: f.ks })) ?? []) : [],
         segments: warm
