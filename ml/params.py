@@ -246,6 +246,7 @@ class Monitoring(BaseModel):
     auroc_max_drop: float | None = Field(default=None, gt=0, lt=1)
     min_labelled: int = Field(ge=0)
     min_positives: int = Field(default=10, ge=0)
+    label_grace_hours: float = Field(default=24, ge=0)
     ks_threshold: float = Field(gt=0, lt=1)
     max_drifted_features: int = Field(ge=0)
     drift_rule_exclude: tuple[str, ...] = ()

@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -9,9 +10,12 @@ import { writeDigest } from '../audit/digest.js';
 import { PgAuditLog } from '../audit/log.js';
 import { loadParams, paramsPath } from '../config/params.js';
 import { migrate } from '../db/migrate.js';
+import { defaultFeatureSet } from '../features/definition.js';
 import type { PatientContext } from '../features/engine.js';
 import { PgPatientDirectory } from '../ingest/enrollment-cache.js';
 import type { LakeStorage } from '../lake/storage.js';
+import { type TrainingReference, TrainingReferenceSchema } from '../monitoring/drift.js';
+import { LiveMonitor } from '../monitoring/live.js';
 import { ClosedLoop } from '../retrain/loop.js';
 import { Authenticator, PgApiKeyStore } from '../security/apikeys.js';
 import { loadOrCreateTls } from '../security/tls.js';
@@ -36,6 +40,11 @@ export interface ServeConfig {
   stagingFile?: string;
   /** Load `production`/`staging` of this registered model from the stack's MLflow. */
   registryModel?: string;
+  /**
+   * The serving model's drift reference (drift_reference.json) for live monitoring; default: the
+   * file beside `modelFile`, if there is one. Without one the live monitor measures performance only.
+   */
+  driftReference?: string;
   /** Consume the four topics into the actors (the actors' own consumer group); false: embedded. */
   feed: boolean;
   /** The actors' consumer group (default aepred-actors): a second service on one broker needs its own. */
@@ -101,7 +110,16 @@ export async function startService(c: ServeConfig): Promise<Running> {
     ...(c.stagingFile === undefined ? {} : { staging: c.stagingFile }),
   };
   const clock = new SystemClock();
+  const fs = defaultFeatureSet();
+  const reference = loadDriftReference(c, fs.hash, logger);
+  let monitor: LiveMonitor | undefined;
+  let firstProduction: string | undefined;
   const service = new Service({
+    onDelivered: (p, items) =>
+      monitor?.delivered(
+        p,
+        items.map((i) => i.obs),
+      ),
     params,
     clock,
     logger,
@@ -132,6 +150,16 @@ export async function startService(c: ServeConfig): Promise<Running> {
       : {}),
   });
   const metrics = new ApiMetrics();
+  // live monitoring of the production model (docs/monitoring.md "In the service")
+  monitor = new LiveMonitor({
+    params,
+    names: fs.names,
+    ...(reference === undefined ? {} : { reference }),
+    production: () => service.models.production,
+    siteOf: (p) => sites.get(p),
+    registry: metrics.registry,
+    logger,
+  });
   const audit = new PgAuditLog(c.pool, {
     maxRows: params.api.audit.group_commit_max_rows,
     onBatch: (rows) => metrics.auditBatch.observe(rows),
@@ -164,7 +192,17 @@ export async function startService(c: ServeConfig): Promise<Running> {
     ...(retrain === undefined ? {} : { retrain }),
     ...(loop === undefined ? {} : { retrainStatus: retrainStatusThrough(loop.training) }),
   });
-  const unsubscribe = service.subscribe((e) => backend.onEvent(e));
+  const unsubscribe = service.subscribe((e) => {
+    backend.onEvent(e);
+    if (e.type === 'patient.risk.scored') monitor?.scored(e);
+    // a new production model restarts the windows; the reference shipped is the first model's, so
+    // it applies again only when production returns to that model (a promoted model's reference
+    // is not looked up here: drift is off for it, performance goes on)
+    else if (e.type === 'model.version.promoted' || e.type === 'model.version.rolled_back')
+      monitor?.modelChanged(e.version === firstProduction ? (reference ?? null) : null);
+    else if (e.type === 'model.version.loaded' && e.alias === 'production' && firstProduction === undefined)
+      firstProduction = e.version;
+  });
   await service.start();
   const enrollment = new PgEnrollmentLookup(c.pool);
   const app = await buildApp(
@@ -202,6 +240,7 @@ export async function startService(c: ServeConfig): Promise<Running> {
     url,
     async close() {
       clearInterval(digestTimer);
+      monitor?.stop();
       await app.close();
       loop?.canary.close();
       await loop?.training.idle;
@@ -213,4 +252,37 @@ export async function startService(c: ServeConfig): Promise<Running> {
       redis.disconnect();
     },
   };
+}
+
+/**
+ * The drift reference for live monitoring: `c.driftReference`, else `drift_reference.json` beside the
+ * model file. A file that does not parse, or belongs to another feature set, is an error: monitoring
+ * a model against the wrong reference would report drift that is not there.
+ */
+function loadDriftReference(
+  c: ServeConfig,
+  featureSetHash: string,
+  logger: { info: (o: object, m: string) => void },
+): TrainingReference | undefined {
+  const beside = c.modelFile === undefined ? undefined : join(dirname(c.modelFile), 'drift_reference.json');
+  const path = c.driftReference ?? (beside !== undefined && existsSync(beside) ? beside : undefined);
+  if (path === undefined) {
+    logger.info({}, 'no drift reference: live monitoring measures performance only');
+    return undefined;
+  }
+  let ref: TrainingReference;
+  try {
+    ref = TrainingReferenceSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+  } catch (e) {
+    throw new Error(`drift reference ${path} is not a valid drift_reference.json: ${(e as Error).message}`);
+  }
+  if (ref.feature_set_hash !== featureSetHash)
+    throw new Error(
+      `drift reference ${path} was built for feature set ${ref.feature_set_hash}, the service computes ${featureSetHash}`,
+    );
+  logger.info(
+    { path, features: ref.features.length, sites: ref.segments?.groups.length ?? 0 },
+    'drift reference loaded',
+  );
+  return ref;
 }

@@ -154,6 +154,7 @@ const MonitoringSchema = z.strictObject({
   auroc_max_drop: z.number().positive().lt(1).nullable().default(null),
   min_labelled: z.number().int().nonnegative(),
   min_positives: z.number().int().nonnegative().default(10),
+  label_grace_hours: z.number().nonnegative().default(24),
   ks_threshold: unit,
   max_drifted_features: z.number().int().nonnegative(),
   drift_rule_exclude: z.array(z.string().min(1)).default([]),

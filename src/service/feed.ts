@@ -38,6 +38,8 @@ export interface ActorFeedOptions {
   /** Bytes fetched per partition per request: smaller means smaller batches (tests). */
   maxBytesPerPartition?: number;
   onBatch?: (p: FeedProgress) => void;
+  /** Each patient's events of a batch, after its actor applied them (live monitoring's labels). */
+  onDelivered?: (patient: PatientId, items: readonly DeliveredEvent[]) => void;
 }
 
 /**
@@ -191,7 +193,10 @@ export class ActorFeed {
     }
     if (!p.isRunning() || p.isStale()) return;
     await Promise.all([...byPatient].map(([pid, items]) => o.supervisor.deliverBatch(pid, items)));
-    for (const items of byPatient.values()) this.#progress.delivered += items.length;
+    for (const [pid, items] of byPatient) {
+      this.#progress.delivered += items.length;
+      o.onDelivered?.(pid, items);
+    }
     const key = `${batch.topic}\u0000${batch.partition}`;
     this.#positions.set(key, {
       topic: batch.topic,

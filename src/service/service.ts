@@ -4,7 +4,13 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { Logger } from 'pino';
 import { alertMachine } from '../actors/patient/alerts.js';
 import type { BehaviorConfig } from '../actors/patient/behavior.js';
-import type { AlertChanged, PatientEvent, PatientId, RiskScored } from '../actors/patient/protocol.js';
+import type {
+  AlertChanged,
+  DeliveredEvent,
+  PatientEvent,
+  PatientId,
+  RiskScored,
+} from '../actors/patient/protocol.js';
 import type { Params } from '../config/params.js';
 import { loadInteractions } from '../contracts/interactions.js';
 import { contracts as sharedContracts } from '../contracts/validator.js';
@@ -65,6 +71,8 @@ export interface ServiceOptions {
   /** Checkpoint interval (snapshot + commit); default actors.snapshot_interval_seconds. */
   checkpointMs?: number;
   onBatch?: (p: FeedProgress) => void;
+  /** Each patient's events of a Kafka batch, after its actor applied them (live monitoring). */
+  onDelivered?: (patient: PatientId, items: readonly DeliveredEvent[]) => void;
 }
 
 /**
@@ -220,6 +228,7 @@ export class Service {
       logger: this.#o.logger,
       ...(k.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: k.maxBytesPerPartition }),
       ...(this.#o.onBatch === undefined ? {} : { onBatch: this.#o.onBatch }),
+      ...(this.#o.onDelivered === undefined ? {} : { onDelivered: this.#o.onDelivered }),
     });
     await this.#feed.start();
   }

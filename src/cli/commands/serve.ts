@@ -12,6 +12,7 @@ interface ServeOptions {
   insecureHttp?: boolean;
   model?: string;
   staging?: string;
+  driftReference?: string;
   registryModel?: string;
   feed: boolean;
   group?: string;
@@ -32,6 +33,10 @@ export function registerServe(program: Command): void {
     .option('--insecure-http', 'serve plain HTTP (only behind a TLS-terminating proxy)')
     .option('--model <file>', 'ONNX model to load as production')
     .option('--staging <file>', 'ONNX model to load as staging (canary)')
+    .option(
+      '--drift-reference <file>',
+      "the production model's drift_reference.json for live monitoring (default: the one beside --model)",
+    )
     .option('--registry-model <name>', "load this registered model's production/staging aliases from MLflow")
     .option('--no-feed', 'do not consume Kafka into the actors (embedded: actors start from Redis snapshots)')
     .option('--group <id>', "the actors' Kafka consumer group (default aepred-actors)")
@@ -58,6 +63,7 @@ export function registerServe(program: Command): void {
         tls: o.insecureHttp === true ? 'off' : { certPath: o.cert, keyPath: o.key },
         modelFile: o.model,
         stagingFile: o.staging,
+        ...(o.driftReference === undefined ? {} : { driftReference: o.driftReference }),
         registryModel: o.registryModel,
         feed: o.feed,
         ...(o.group === undefined ? {} : { group: o.group }),

@@ -242,12 +242,13 @@ export class DriftSupervisor {
    * A new production model: fresh windows (against its reference), its baseline AUROC (absent:
    * none, the absolute threshold applies until one is given) and the incidents closed.
    */
-  modelChanged(reference?: TrainingReference, baselineAuroc?: number | null): void {
+  modelChanged(reference?: TrainingReference | null, baselineAuroc?: number | null): void {
     this.#baseline = baselineAuroc ?? null;
     this.#state = onModelChanged(this.#state);
     this.#driftSince = this.#o.clock.now();
     this.#performance = new PerformanceWindow(this.#o.performance);
-    const ref = reference ?? this.#o.reference;
+    // null: the new model's reference is not known (no drift windows until it is)
+    const ref = reference === null ? undefined : (reference ?? this.#o.reference);
     this.#drift = ref ? new DriftWindow(ref, this.#o.drift) : undefined;
     this.#segments = this.#segmentWindows(ref);
   }
