@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { RiskScored } from '../actors/patient/protocol.js';
+import type { AlertChanged, RiskScored } from '../actors/patient/protocol.js';
 import { patientId } from '../actors/patient/protocol.js';
 import type { ModelSupervisor } from '../supervisors/model/actor.js';
 import type { PatientSupervisor } from '../supervisors/patient/actor.js';
 import { ActorsBackend } from './actors-adapter.js';
+import type { RiskAlert } from './backend.js';
 
 // The adapter's bookkeeping of actor events (the real supervisors are exercised in
 // tests/integration/api-serve.test.ts); supervisors are not called here.
@@ -64,6 +65,74 @@ describe('ActorsBackend', () => {
     expect(await b.openAlerts({ limit: 10 })).toEqual([]);
     expect(seen).toEqual(['A:watch', 'A:high']);
     await expect(b.predict('A', 1)).rejects.toMatchObject({ code: 'AEP_API_NO_MODEL', status: 503 });
+  });
+});
+
+describe('ActorsBackend clearances (alert.cleared)', () => {
+  const change = (type: string, p: string, to: string, t: number, probability: number, modelVersion = '1') =>
+    ({
+      type,
+      patientId: patientId(p),
+      t,
+      from: type === 'patient.alert.cleared' ? 'high' : 'normal',
+      to,
+      probability,
+      modelVersion,
+      topRiskFactors: [],
+    }) as unknown as AlertChanged;
+  const acking = { acknowledge: async () => {} } as unknown as PatientSupervisor;
+
+  it("publishes the patient's open alert with the clearing score, once, and it leaves the open list", async () => {
+    const b = new ActorsBackend({
+      patients: unused,
+      models: noModels,
+      siteOf: (p) => `S-${p}`,
+      now: () => 0,
+    });
+    const cleared: RiskAlert[] = [];
+    b.subscribeClearances((a) => cleared.push(a));
+    b.onEvent(change('patient.alert.raised', 'A', 'watch', 1000, 0.5));
+    b.onEvent(change('patient.alert.raised', 'A', 'high', 2000, 0.8));
+    b.onEvent(change('patient.alert.raised', 'B', 'watch', 2500, 0.45));
+    b.onEvent(change('patient.alert.cleared', 'A', 'normal', 3000, 0.12, '2'));
+    expect(cleared).toEqual([
+      {
+        alertId: 'A@2000',
+        patientId: 'A',
+        siteId: 'S-A',
+        level: 'high',
+        probability: 0.8,
+        modelVersion: '1',
+        atMs: 2000,
+        topRiskFactors: [],
+        clearedAtMs: 3000,
+        clearedProbability: 0.12,
+        clearedModelVersion: '2',
+      },
+    ]);
+    expect((await b.openAlerts({ limit: 10 })).map((a) => a.alertId)).toEqual(['B@2500']);
+    // A second clearance for A (no open alert any more) publishes nothing.
+    b.onEvent(change('patient.alert.cleared', 'A', 'normal', 4000, 0.1));
+    expect(cleared).toHaveLength(1);
+  });
+
+  it('a patient without an open alert (never alerted, or acknowledged) publishes no clearance', async () => {
+    const b = new ActorsBackend({ patients: acking, models: noModels, siteOf: () => 'S1', now: () => 9 });
+    const cleared: string[] = [];
+    const unsubscribe = b.subscribeClearances((a) => cleared.push(a.alertId));
+    b.onEvent(change('patient.alert.cleared', 'NEVER', 'normal', 1000, 0.1));
+    b.onEvent(change('patient.alert.raised', 'A', 'high', 1000, 0.8));
+    await b.acknowledge('A@1000', 'key:k1');
+    b.onEvent(change('patient.alert.cleared', 'A', 'normal', 2000, 0.1));
+    expect(cleared).toEqual([]);
+    // Unsubscribed listeners hear nothing more; subscribed ones do.
+    b.onEvent(change('patient.alert.raised', 'C', 'watch', 3000, 0.5));
+    unsubscribe();
+    const later: string[] = [];
+    b.subscribeClearances((a) => later.push(a.alertId));
+    b.onEvent(change('patient.alert.cleared', 'C', 'normal', 4000, 0.1));
+    expect(cleared).toEqual([]);
+    expect(later).toEqual(['C@3000']);
   });
 });
 

@@ -47,7 +47,7 @@ function hashFeatures(f: Float32Array): string {
 /**
  * The API's PredictionBackend over the real patient actors and model supervisor (issue 7). It is
  * also an event sink: wire `onEvent` into the PatientSupervisor's `emit` so scorings feed the console
- * (patients by risk, trends) and raised alerts reach /alerts/stream.
+ * (patients by risk, trends) and raised and cleared alerts reach /alerts/stream.
  */
 export class ActorsBackend implements PredictionBackend {
   readonly #o: ActorsBackendOptions;
@@ -56,6 +56,7 @@ export class ActorsBackend implements PredictionBackend {
   /** The open alert of each patient (the actor has one alert state per patient). */
   readonly #openByPatient = new Map<string, string>();
   readonly #listeners = new Set<(a: RiskAlert) => void>();
+  readonly #clearListeners = new Set<(a: RiskAlert) => void>();
   readonly #historyLength: number;
   #previous: string | null = null;
 
@@ -118,11 +119,24 @@ export class ActorsBackend implements PredictionBackend {
     for (const l of this.#listeners) l(a);
   }
 
+  /**
+   * The patient's open alert closes and clearance listeners get it. A patient without an open alert
+   * (never alerted, or its alert was acknowledged and so is no longer open) publishes nothing.
+   */
   #cleared(e: AlertChanged): void {
     const id = this.#openByPatient.get(e.patientId);
     if (id === undefined) return;
+    const open = this.#alerts.get(id);
     this.#openByPatient.delete(e.patientId);
     this.#alerts.delete(id);
+    if (open === undefined) return;
+    const cleared: RiskAlert = {
+      ...open,
+      clearedAtMs: e.t,
+      clearedProbability: e.probability,
+      clearedModelVersion: e.modelVersion,
+    };
+    for (const l of this.#clearListeners) l(cleared);
   }
 
   #prediction(r: RiskScored): Prediction {
@@ -249,6 +263,11 @@ export class ActorsBackend implements PredictionBackend {
   subscribeAlerts(listener: (a: RiskAlert) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  subscribeClearances(listener: (a: RiskAlert) => void): () => void {
+    this.#clearListeners.add(listener);
+    return () => this.#clearListeners.delete(listener);
   }
 
   async acknowledge(alertId: string, by: string): Promise<RiskAlert> {

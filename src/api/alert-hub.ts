@@ -1,6 +1,11 @@
 import type { RiskAlert } from './backend.js';
 
-export type AlertEventKind = 'alert.raised' | 'alert.acknowledged';
+/**
+ * alert.raised: an alert opened (or escalated watch -> high, superseding the patient's open one);
+ * alert.acknowledged: a coordinator acknowledged it; alert.cleared: the patient's risk fell back and
+ * the open alert closed (the alert carries clearedAtMs / clearedProbability / clearedModelVersion).
+ */
+export type AlertEventKind = 'alert.raised' | 'alert.acknowledged' | 'alert.cleared';
 
 export interface HubEvent {
   /** `<stream epoch>.<sequence>`: the SSE id a client sends back as Last-Event-ID. */
@@ -32,6 +37,14 @@ export class AlertHub {
   }
 
   publish(kind: AlertEventKind, alert: RiskAlert): HubEvent {
+    if (
+      kind === 'alert.cleared' &&
+      (!Number.isFinite(alert.clearedAtMs) || alert.clearedModelVersion === undefined)
+    ) {
+      throw new Error(
+        `alert.cleared for alert ${alert.alertId} needs a finite clearedAtMs and a clearedModelVersion (the score that closed it)`,
+      );
+    }
     this.#seq += 1;
     const e: HubEvent = { id: `${this.epoch}.${this.#seq}`, seq: this.#seq, kind, alert };
     this.#ring.push(e);

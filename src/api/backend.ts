@@ -107,6 +107,13 @@ export interface RiskAlert {
   topRiskFactors: RiskFactor[];
   acknowledgedBy?: string;
   acknowledgedAtMs?: number;
+  /**
+   * Set only on the alert of a clearance (`subscribeClearances`, the `alert.cleared` stream event):
+   * the event time, probability and model version of the score that closed the open alert.
+   */
+  clearedAtMs?: number;
+  clearedProbability?: number;
+  clearedModelVersion?: string;
 }
 
 export interface PatientSummary {
@@ -148,6 +155,12 @@ export interface PredictionBackend {
   openAlerts(filter: { siteId?: string; limit: number }): Promise<RiskAlert[]>;
   /** Every alert raised from now on; returns the unsubscribe function. */
   subscribeAlerts(listener: (alert: RiskAlert) => void): () => void;
+  /**
+   * Every open alert closed from now on because the patient's risk fell back (the actor's
+   * `patient.alert.cleared`): the alert as it was open, with `clearedAtMs`, `clearedProbability`
+   * and `clearedModelVersion` set. Returns the unsubscribe function. Absent: alerts are never cleared.
+   */
+  subscribeClearances?(listener: (alert: RiskAlert) => void): () => void;
   /** Throws AEP_API_UNKNOWN_ALERT or AEP_API_ALERT_ACKNOWLEDGED. */
   acknowledge(alertId: string, by: string): Promise<RiskAlert>;
 }

@@ -63,7 +63,42 @@ li.alert.level-high { border-color: #b00020; background: #fff0f0; } li.alert.ack
 .axis { stroke: #ccc; } #login { padding: 2em; } #login-error { color: #b00020; }
 `;
 
+/**
+ * The page's alert bookkeeping, without the DOM: plain browser JavaScript, embedded as is in
+ * CONSOLE_JS and unit-tested by evaluating this same source (console/page.test.ts).
+ * `alerts` maps alert_id to the alert (wire shape) shown on the page; `applyAlertEvent` applies one
+ * stream event to it and returns the ids whose list items must go; the open count is what the
+ * service counts as open: unacknowledged alerts, at most one per patient.
+ */
+export const ALERT_STATE_JS = `
+function applyAlertEvent(alerts, kind, a) {
+  if (kind !== 'alert.raised' && kind !== 'alert.acknowledged' && kind !== 'alert.cleared') {
+    throw new Error('unknown alert event kind: ' + kind);
+  }
+  if (!a || typeof a.alert_id !== 'string' || typeof a.patient_id !== 'string') {
+    throw new Error(kind + ' event without alert_id and patient_id');
+  }
+  const removed = [];
+  const drop = (id) => { if (alerts.delete(id)) removed.push(id); };
+  // A patient has one open alert: an escalation (watch -> high) supersedes the open one, and a
+  // clearance closes whatever the page still shows open for the patient, as in the service.
+  if (kind === 'alert.cleared' || !a.acknowledged_by) {
+    for (const [id, o] of alerts) if (o.patient_id === a.patient_id && !o.acknowledged_by && id !== a.alert_id) drop(id);
+  }
+  if (kind === 'alert.cleared') drop(a.alert_id);
+  else alerts.set(a.alert_id, a);
+  return removed;
+}
+
+function openAlertCount(alerts) {
+  let n = 0;
+  for (const a of alerts.values()) if (!a.acknowledged_by) n++;
+  return n;
+}
+`;
+
 export const CONSOLE_JS = `
+${ALERT_STATE_JS}
 const $ = (s) => document.querySelector(s);
 let source = null;
 let selected = null;
@@ -100,15 +135,18 @@ async function loadPatients() {
   }
 }
 
+function alertItem(id) { return document.querySelector('li.alert[data-alert-id="' + CSS.escape(id) + '"]'); }
+
+// One stream event (or one alert of GET /alerts, as alert.raised): the list and the open count follow.
+function onAlert(kind, a) {
+  for (const id of applyAlertEvent(alerts, kind, a)) alertItem(id)?.remove();
+  if (kind !== 'alert.cleared') renderAlert(a);
+  $('#alert-count').textContent = String(openAlertCount(alerts));
+}
+
 function renderAlert(a) {
-  let li = document.querySelector('li.alert[data-alert-id="' + CSS.escape(a.alert_id) + '"]');
+  let li = alertItem(a.alert_id);
   if (!li) { li = el('li', { 'data-alert-id': a.alert_id, 'data-patient': a.patient_id }); $('#alerts').prepend(li); }
-  // A patient has one open alert: an escalation (watch -> high) supersedes the open one, as in the service.
-  if (!a.acknowledged_by) {
-    for (const other of document.querySelectorAll('li.alert:not(.acknowledged)[data-patient="' + CSS.escape(a.patient_id) + '"]')) {
-      if (other !== li) other.remove();
-    }
-  }
   li.className = 'alert level-' + a.level + (a.acknowledged_by ? ' acknowledged' : '');
   li.replaceChildren(
     el('strong', { class: 'alert-patient' }, a.patient_id), document.createTextNode(' · site ' + a.site_id + ' · '),
@@ -119,13 +157,11 @@ function renderAlert(a) {
     const b = el('button', { class: 'ack' }, 'Acknowledge');
     b.addEventListener('click', async () => {
       b.disabled = true;
-      try { renderAlert(await api('/alerts/' + encodeURIComponent(a.alert_id) + '/acknowledge', { method: 'POST', body: '{}' })); }
+      try { onAlert('alert.acknowledged', await api('/alerts/' + encodeURIComponent(a.alert_id) + '/acknowledge', { method: 'POST', body: '{}' })); }
       catch (e) { b.disabled = false; b.textContent = 'Retry (' + e.message + ')'; }
     });
     li.append(b);
   }
-  const open = document.querySelectorAll('li.alert:not(.acknowledged)').length;
-  $('#alert-count').textContent = String(open);
   li.querySelector('.alert-patient').addEventListener('click', () => showPatient(a.patient_id));
 }
 
@@ -133,7 +169,9 @@ async function loadAlerts() {
   const q = site() ? '?site=' + encodeURIComponent(site()) : '';
   const { alerts: list } = await api('/alerts' + q);
   $('#alerts').replaceChildren();
-  for (const a of list.reverse()) renderAlert(a);
+  alerts.clear();
+  for (const a of list.reverse()) onAlert('alert.raised', a);
+  $('#alert-count').textContent = String(openAlertCount(alerts));
 }
 
 function connect() {
@@ -143,8 +181,10 @@ function connect() {
   const status = $('#stream-status');
   source.onopen = () => { status.dataset.state = 'open'; status.textContent = 'stream: live'; };
   source.onerror = () => { status.dataset.state = 'closed'; status.textContent = 'stream: reconnecting'; };
-  source.addEventListener('alert.raised', (ev) => { renderAlert(JSON.parse(ev.data)); loadPatients(); });
-  source.addEventListener('alert.acknowledged', (ev) => renderAlert(JSON.parse(ev.data)));
+  source.addEventListener('alert.raised', (ev) => { onAlert('alert.raised', JSON.parse(ev.data)); loadPatients(); });
+  source.addEventListener('alert.acknowledged', (ev) => onAlert('alert.acknowledged', JSON.parse(ev.data)));
+  // The patient's risk fell back: the service closed the open alert, so the page drops it too.
+  source.addEventListener('alert.cleared', (ev) => { onAlert('alert.cleared', JSON.parse(ev.data)); loadPatients(); });
   source.addEventListener('reset', () => loadAlerts());
 }
 

@@ -30,6 +30,18 @@ export function alertWire(a: RiskAlert) {
   };
 }
 
+/** A stream event's data: the alert as in GET /alerts; a clearance adds the score that closed it. */
+export function eventWire(e: HubEvent) {
+  const a = e.alert;
+  if (e.kind !== 'alert.cleared') return alertWire(a);
+  return {
+    ...alertWire(a),
+    cleared_at: new Date(a.clearedAtMs ?? Number.NaN).toISOString(),
+    cleared_probability: a.clearedProbability ?? null,
+    cleared_model_version: a.clearedModelVersion ?? null,
+  };
+}
+
 const AlertSchema = {
   type: 'object',
   properties: {
@@ -60,9 +72,13 @@ const MAX_BUFFERED = 1 << 20;
 
 /**
  * GET /alerts (open alerts), GET /alerts/stream (Server-Sent Events, ?site= filter, resumable with
- * Last-Event-ID), POST /alerts/:alert_id/acknowledge (audited).
+ * Last-Event-ID), POST /alerts/:alert_id/acknowledge (audited). Clearances from the backend are
+ * published on the hub here (raised alerts are published by buildApp).
  */
 export const alertRoutes: FastifyPluginAsync<Opts> = async (app, opts) => {
+  const unsubscribeCleared = opts.backend.subscribeClearances?.((a) => opts.hub.publish('alert.cleared', a));
+  if (unsubscribeCleared !== undefined) app.addHook('onClose', async () => unsubscribeCleared());
+
   app.get<{ Querystring: { site?: string; limit?: string } }>(
     '/alerts',
     {
@@ -104,9 +120,9 @@ export const alertRoutes: FastifyPluginAsync<Opts> = async (app, opts) => {
       config: { permission: 'alerts.read' },
       schema: {
         tags: ['alerts'],
-        summary: 'Server-Sent Events: alert.raised, alert.acknowledged, reset',
+        summary: 'Server-Sent Events: alert.raised, alert.acknowledged, alert.cleared, reset',
         description:
-          'Event ids are <stream epoch>.<seq>. Reconnect with the Last-Event-ID header (or ?last_event_id=) to receive what was missed; an unknown or too old id gets a `reset` event, after which the client reloads GET /alerts.',
+          "Data is the alert as in GET /alerts; alert.cleared (the patient's risk fell back and the open alert closed) adds cleared_at, cleared_probability and cleared_model_version. Event ids are <stream epoch>.<seq>. Reconnect with the Last-Event-ID header (or ?last_event_id=) to receive what was missed; an unknown or too old id gets a `reset` event, after which the client reloads GET /alerts.",
         security: SECURITY,
         querystring: {
           type: 'object',
@@ -129,7 +145,7 @@ export const alertRoutes: FastifyPluginAsync<Opts> = async (app, opts) => {
       });
       const send = (e: HubEvent) => {
         if (!match(e.alert.siteId)) return;
-        res.write(`id: ${e.id}\nevent: ${e.kind}\ndata: ${JSON.stringify(alertWire(e.alert))}\n\n`);
+        res.write(`id: ${e.id}\nevent: ${e.kind}\ndata: ${JSON.stringify(eventWire(e))}\n\n`);
         if (res.writableLength > MAX_BUFFERED) res.destroy();
       };
       res.write(`retry: 2000\n: stream ${opts.hub.epoch}\n\n`);
