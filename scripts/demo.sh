@@ -5,12 +5,14 @@
 #   3. the ingester validates it into the bronze lake (invalid records to the DLQs)
 #   4. Spark builds silver and point-in-time features + labels
 #   5. PyTorch trains the model, exports ONNX, applies the gates and logs everything to MLflow
-#   6. the service starts (HTTPS): patient actors replay the trial from Kafka and score it; a
+#   6. the service starts (HTTPS): patient actors replay the trial from Kafka and score it, and the
+#      live monitor labels those scores from adverse-event reports and checks drift and decay; a
 #      prediction is made over the API and lands in the hash-chained audit trail
 #   7. the closed loop on a concept-drift trial: the model decays, the decay rule fires, a retraining
 #      runs, the candidate is canaried and promoted; a rollback drill's candidate (trained on inverted
 #      labels: worse by construction) is canaried and rolled back; production is rolled back under
-#      scoring load with no failed request (site-drift: docs/retraining.md, "What remains")
+#      scoring load with no failed request
+#   8. the same on a site-drift trial: the per-site drift rule fires
 # DEMO_PATIENTS / DEMO_DAYS / DEMO_SEED size the trial.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +54,9 @@ $PY -m pipelines features --since "$START" --until "$END" --lake "$LAKE" --caden
 step "5/8 train, export ONNX, gate, log to MLflow"
 $PY -m ml train --feature-store "$LAKE/features" --start "$START" --end "$END" --out "$RUN/model" \
   --run-name "demo-$SEED" --register || echo "(training finished with gate failures; see MLflow for the reasons)"
+# the drift reference the service monitors live data against (trial-wide and per site)
+$PY -m ml.drift_reference --model-dir "$RUN/model/model" --feature-store "$LAKE/features" \
+  --start "$START" --end "$END" --lake "$LAKE" || echo "(no drift reference: the service will monitor performance only)"
 
 step "6/8 serve: actors score every patient, /predict over HTTPS, audit trail"
 if [ -f .local/run/serve.pid ] && kill -0 "$(cat .local/run/serve.pid)" 2>/dev/null; then
@@ -80,6 +85,10 @@ curl -sk -X POST https://127.0.0.1:58080/predict -H "authorization: Bearer $KEY"
   -H 'content-type: application/json' -d "{\"patient_id\":\"$PATIENT\",\"timestamp\":\"$AS_OF\"}" \
   | $PY -m json.tool || echo "(no answer; see .local/logs/serve.log)"
 $AEPRED audit verify || true
+echo "live monitoring of the served model (GET /metrics; Prometheus scrapes it, Grafana shows it):"
+curl -sk https://127.0.0.1:58080/metrics -H "authorization: Bearer $KEY" |
+  grep -E '^aepred_(model_auroc|model_labelled_predictions|model_positive_labels|features_drifted|segment_drifted_features|decay_last_check)' ||
+  echo "(no monitoring gauges yet: the first check comes after 6 h of trial time)"
 
 step "7/8 closed loop (concept drift): decay -> retrain -> canary -> promote; drill candidate -> rollback"
 npx tsx scripts/demo/closed-loop.ts --lake .local/demo/loop-lake --scenario concept-drift --simulate

@@ -159,6 +159,11 @@ export async function startService(c: ServeConfig): Promise<Running> {
     siteOf: (p) => sites.get(p),
     registry: metrics.registry,
     logger,
+    // with --retrain-lake a decay decision starts a retraining (deduplicated and cooled down by the
+    // rules; the TrainingSupervisor drops a request while one runs)
+    onDecision: (d) => {
+      loop?.training.handle(d);
+    },
   });
   const audit = new PgAuditLog(c.pool, {
     maxRows: params.api.audit.group_commit_max_rows,
