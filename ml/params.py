@@ -7,13 +7,50 @@ are built.
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from ml.paths import REPO_ROOT
+
+# zod 4's `z.iso.datetime({ offset: true })` (src/config/params.ts), character for character: a
+# date-time with seconds, optional fraction, and `Z` or a +hh:mm/-hh:mm offset. The JSON Schema of both
+# sides carries it, so tests/python/test_params_parity.py fails if the two stop matching.
+ISO_INSTANT_PATTERN = (
+    r"^(?:(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|[02468][048]00|[13579][26]00)-02-29|\d{4}-"
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|(?:02)-"
+    r"(?:0[1-9]|1\d|2[0-8])))T(?:(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?"
+    r"(?:Z|([+-](?:[01]\d|2[0-3]):[0-5]\d)))$"
+)
+_ISO_INSTANT = re.compile(ISO_INSTANT_PATTERN, re.ASCII)  # JS \d is ASCII only
+ISO_INSTANT_RULE = (
+    "must be an ISO 8601 date-time with seconds and Z or a UTC offset, e.g. '2024-01-01T00:00:00+00:00' "
+    "(a naive or date-only time is ambiguous across trial sites)"
+)
+
+
+def _iso_instant(value: object) -> object:
+    """A point in time that means the same at every site: the zod pattern, and an offset Python reads."""
+    if isinstance(value, datetime | date):
+        # PyYAML turns an unquoted timestamp into a datetime/date; zod's YAML reader keeps the text.
+        raise ValueError(f"{ISO_INSTANT_RULE}, as a quoted string; got the unquoted YAML timestamp {value}")
+    if not isinstance(value, str):
+        return value  # the str validator names the wrong type
+    if _ISO_INSTANT.fullmatch(value) is None or datetime.fromisoformat(value).tzinfo is None:
+        raise ValueError(f"{ISO_INSTANT_RULE}; got {value!r}")
+    return value
+
+
+IsoInstant = Annotated[
+    str,
+    BeforeValidator(_iso_instant),
+    Field(json_schema_extra={"format": "date-time", "pattern": ISO_INSTANT_PATTERN}),
+]
+NonEmptyStr = Annotated[str, Field(min_length=1)]
 
 
 class Split(BaseModel):
@@ -35,7 +72,7 @@ class Training(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    hidden_sizes: tuple[int, ...] = Field(min_length=1)
+    hidden_sizes: tuple[Annotated[int, Field(gt=0)], ...] = Field(min_length=1)
     dropout: float = Field(ge=0, lt=1)
     learning_rate: float = Field(gt=0)
     batch_size: int = Field(ge=1)
@@ -204,9 +241,9 @@ class Pipeline(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    start: str  # ISO 8601: the DVC stages' data window [start, end)
-    end: str
-    source: str  # `simulate` or a lake path holding bronze/ and enrollment/
+    start: IsoInstant  # the DVC stages' data window [start, end), with Z or an offset
+    end: IsoInstant
+    source: str = Field(min_length=1)  # `simulate` or a lake path holding bronze/ and enrollment/
     simulate: Simulate
     schedule_cron: str = Field(pattern=r"^\S+( \S+){5}$")  # KFP cron: six fields, seconds first
     schedule_timezone: str = Field(min_length=1)  # the zone KFP's controller reads the cron in
@@ -216,8 +253,6 @@ class Pipeline(BaseModel):
 
     @model_validator(mode="after")
     def _window(self) -> Pipeline:
-        from datetime import datetime
-
         if datetime.fromisoformat(self.start) >= datetime.fromisoformat(self.end):
             raise ValueError(f"pipeline.start {self.start} must be before pipeline.end {self.end}")
         return self
@@ -249,7 +284,7 @@ class Monitoring(BaseModel):
     label_grace_hours: float = Field(default=24, ge=0)
     ks_threshold: float = Field(gt=0, lt=1)
     max_drifted_features: int = Field(ge=0)
-    drift_rule_exclude: tuple[str, ...] = ()
+    drift_rule_exclude: tuple[NonEmptyStr, ...] = ()
     segment_by: Literal["site_id"] | None = None
     segment_min_patients: int = Field(default=10, ge=1)
     segment_ks_threshold: float = Field(default=0.25, gt=0, lt=1)
@@ -279,7 +314,7 @@ class Retraining(BaseModel):
     error_rate_tolerance: float = Field(ge=0, lt=1)
     lineage_repo: str = Field(min_length=1)
     kubeflow_endpoint: str
-    dvc_stages: list[str]
+    dvc_stages: list[NonEmptyStr]
 
 
 class Params(BaseModel):
@@ -304,6 +339,17 @@ class Params(BaseModel):
     retraining: Retraining
 
 
+class _ParamsLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without YAML 1.1 timestamps: an unquoted `2024-01-01T00:00:00Z` stays text,
+    as it does for the TypeScript side's YAML 1.2 reader, so both validate the same string."""
+
+
+_ParamsLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class ParamsError(ValueError):
     """params.yaml is unreadable or invalid; the message names the file and every bad key."""
 
@@ -311,7 +357,7 @@ class ParamsError(ValueError):
 def load_params(path: Path | None = None) -> Params:
     path = path or REPO_ROOT / "params.yaml"
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_ParamsLoader)  # a SafeLoader subclass
     except (OSError, yaml.YAMLError) as e:
         raise ParamsError(f"cannot read {path}: {e}") from e
     try:

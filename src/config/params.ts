@@ -119,10 +119,20 @@ const CanarySchema = z.strictObject({ share: z.number().min(0).max(1) });
 export type CanaryParams = z.infer<typeof CanarySchema>;
 
 // The reproducible training pipeline and retention (issue 10, docs/pipelines.md).
+/**
+ * A point in time that means the same at every trial site: seconds and `Z` or an offset (a naive or
+ * date-only time is ambiguous). ml/params.py enforces the same pattern (ISO_INSTANT_PATTERN).
+ */
+const isoInstant = z.iso.datetime({
+  offset: true,
+  error:
+    "must be an ISO 8601 date-time with seconds and Z or a UTC offset, e.g. '2024-01-01T00:00:00+00:00' " +
+    '(a naive or date-only time is ambiguous across trial sites)',
+});
 const PipelineSchema = z
   .strictObject({
-    start: z.iso.datetime({ offset: true }),
-    end: z.iso.datetime({ offset: true }),
+    start: isoInstant,
+    end: isoInstant,
     source: z.string().min(1),
     simulate: z.strictObject({
       patients: z.number().int().positive(),
@@ -177,7 +187,7 @@ export type MonitoringParams = z.infer<typeof MonitoringSchema>;
 /** The retraining run and the canary verdict (issue 9, src/retrain/, docs/retraining.md). */
 const RetrainingSchema = z.strictObject({
   feature_cadence_hours: z.number().positive(),
-  max_epochs: z.number().int().positive().nullable(),
+  max_epochs: z.number().int().positive().nullable().default(null), // null or absent: training.max_epochs
   canary_hours: z.number().positive(),
   canary_min_labelled: z.number().int().nonnegative(),
   auroc_tolerance: z.number().min(0).lt(1),

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from ml.params import Params
+from ml.params import Params, ParamsError, load_params
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "contracts" / "params.schema.json"
@@ -35,23 +35,7 @@ UNMODELLED: dict[str, str] = {
 
 # (path, fact) -> why the two schemas may differ there. An entry that no longer matches a difference
 # fails the test, so the list cannot outlive the drift it excuses.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("pipeline.start", "format"): "real disagreement, to fix: zod wants an ISO date-time with Z or an "
-    "offset; pydantic takes any str datetime.fromisoformat parses (naive, date-only)",
-    ("pipeline.start", "pattern"): "real disagreement, to fix: same as pipeline.start format",
-    ("pipeline.end", "format"): "real disagreement, to fix: same as pipeline.start format",
-    ("pipeline.end", "pattern"): "real disagreement, to fix: same as pipeline.start format",
-    ("pipeline.source", "minLength"): "real disagreement, to fix: zod min(1), pydantic accepts ''",
-    ("retraining.max_epochs", "required"): "real disagreement, to fix: zod .nullable() requires the key; "
-    "pydantic defaults it to None (zod wants .default(null) or pydantic no default)",
-    ("retraining.max_epochs", "default"): "real disagreement, to fix: same as retraining.max_epochs required",
-    ("training.hidden_sizes[]", "minimum"): "real disagreement, to fix: zod positive ints, pydantic "
-    "tuple[int, ...] accepts 0 and negative sizes",
-    ("monitoring.drift_rule_exclude[]", "minLength"): "real disagreement, to fix: zod min(1) per pattern, "
-    "pydantic accepts ''",
-    ("retraining.dvc_stages[]", "minLength"): "real disagreement, to fix: zod min(1) per stage name, "
-    "pydantic accepts ''",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 COMPARED = (*BOUNDS, "minLength", "maxLength", "minItems", "maxItems", "pattern", "format", "enum")
@@ -241,3 +225,86 @@ def test_the_json_schema_rejects_bad_params(zod_schema: dict[str, Any]) -> None:
     params["alerts"]["watch_threshold"] = 1.5
     bad = {"/".join(map(str, e.absolute_path)) or "(root)" for e in validator.iter_errors(params)}
     assert bad == {"monitoring", "alerts/watch_threshold"}
+
+
+def _set(doc: dict[str, Any], path: str, value: Any) -> None:
+    """Sets `a.b.c` in a params document; `_DROP` deletes the key."""
+    *parents, leaf = path.split(".")
+    node = doc
+    for key in parents:
+        node = node[key]
+    if value is _DROP:
+        del node[leaf]
+    else:
+        node[leaf] = value
+
+
+_DROP = object()
+
+# The rules that used to differ (see git history of ALLOWED): each bad value must be rejected by BOTH
+# pydantic (load_params) and the zod schema's export, at the key named here.
+REJECTED = [
+    ("pipeline.start", "2024-01-01T00:00:00", "naive"),
+    ("pipeline.start", "2024-01-01", "date only"),
+    ("pipeline.end", "2024-01-22T00:00", "no seconds"),
+    ("pipeline.end", "2024-01-22 00:00:00+00:00", "space instead of T"),
+    ("pipeline.end", "2024-02-30T00:00:00Z", "no such day"),
+    ("pipeline.start", "2024-01-01T00:00:00+0100", "offset without a colon"),
+    ("pipeline.source", "", "empty source"),
+    ("training.hidden_sizes", [64, 0], "zero-width layer"),
+    ("training.hidden_sizes", [-8], "negative layer"),
+    ("monitoring.drift_rule_exclude", ["*_count_*", ""], "empty pattern"),
+    ("retraining.dvc_stages", ["train", ""], "empty stage name"),
+    ("retraining.max_epochs", 0, "zero epochs"),
+]
+ACCEPTED = [
+    ("pipeline.start", "2023-12-31T23:00:00-01:00", "an offset"),
+    ("pipeline.start", "2024-01-01T00:00:00Z", "Z"),
+    ("pipeline.end", "2024-01-22T00:00:00.250+00:00", "a fraction"),
+    ("pipeline.end", "2024-02-29T00:00:00Z", "a leap day"),
+    ("retraining.max_epochs", _DROP, "max_epochs left out: null, training.max_epochs applies"),
+    ("retraining.max_epochs", 3, "max_epochs set"),
+    ("monitoring.drift_rule_exclude", _DROP, "no exclusions"),
+    ("retraining.dvc_stages", [], "no stages"),
+]
+
+
+def _params_with(path: str, value: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((ROOT / "params.yaml").read_text())
+    _set(doc, path, value)
+    return doc
+
+
+def _zod_errors(zod_schema: dict[str, Any], doc: dict[str, Any]) -> set[str]:
+    return {".".join(map(str, e.absolute_path)) for e in Draft202012Validator(zod_schema).iter_errors(doc)}
+
+
+def _pydantic_error(tmp_path: Path, doc: dict[str, Any]) -> str | None:
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump(doc, sort_keys=False))  # as write_params and the test clones write it
+    try:
+        load_params(p)
+    except ParamsError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize(("path", "value", "why"), REJECTED, ids=[f"{p} {w}" for p, _, w in REJECTED])
+def test_both_schemas_reject(
+    zod_schema: dict[str, Any], tmp_path: Path, path: str, value: Any, why: str
+) -> None:
+    doc = _params_with(path, value)
+    zod = _zod_errors(zod_schema, doc)
+    assert zod and all(e.startswith(path) for e in zod), f"zod export ({why}): {zod}"
+    message = _pydantic_error(tmp_path, doc)
+    assert message is not None, f"pydantic accepted {path}={value!r} ({why})"
+    assert f"{path}" in message, message
+
+
+@pytest.mark.parametrize(("path", "value", "why"), ACCEPTED, ids=[f"{p} {w}" for p, _, w in ACCEPTED])
+def test_both_schemas_accept(
+    zod_schema: dict[str, Any], tmp_path: Path, path: str, value: Any, why: str
+) -> None:
+    doc = _params_with(path, value)
+    assert _zod_errors(zod_schema, doc) == set(), why
+    assert _pydantic_error(tmp_path, doc) is None, why
