@@ -156,6 +156,7 @@ export async function startService(c: ServeConfig): Promise<Running> {
     names: fs.names,
     ...(reference === undefined ? {} : { reference }),
     production: () => service.models.production,
+    labelsHeld: () => !service.feedCaughtUp,
     siteOf: (p) => sites.get(p),
     registry: metrics.registry,
     logger,

@@ -35,7 +35,7 @@ function reference(): TrainingReference {
   };
 }
 
-function monitor() {
+function monitor(labelsHeld?: () => boolean) {
   const base = loadParams();
   const params = {
     ...base,
@@ -59,6 +59,7 @@ function monitor() {
     registry,
     logger: pino({ level: 'silent' }),
     onDecision: (d) => decisions.push(d),
+    ...(labelsHeld === undefined ? {} : { labelsHeld }),
   });
   return { m, registry, decisions, setProduction: (v: string) => (production = v) };
 }
@@ -138,6 +139,20 @@ describe('LiveMonitor', () => {
     expect(m.observed).toBe(440);
     // no drift window without a reference for v2: checks run, with no KS
     expect(m.drift?.checks.at(-1)?.findings.segments).toEqual([]);
+  });
+
+  it('while the feed catches up no negative is counted; when it has, the due ones are and a check runs', () => {
+    let held = true;
+    const { m } = monitor(() => held);
+    feed(m, 4 * 24);
+    // positives count at once (a report names its event), negatives wait for the other topics
+    expect([m.outcomes.positives, m.outcomes.negatives]).toEqual([4 * 24, 0]);
+    const checks = m.drift?.checks.length ?? 0;
+    held = false;
+    m.delivered('P0A', [{ kind: 'vitals', time: T0 + 95 * H, source: 'test', values: new Float64Array(0) }]);
+    expect(m.outcomes.negatives).toBe(48 * 20 - 96);
+    expect(m.drift?.checks.length).toBe(checks + 1);
+    expect(m.drift?.checks.at(-1)?.findings.auroc).toBeGreaterThan(0.8);
   });
 
   it('refuses a reference naming features the model does not have', () => {

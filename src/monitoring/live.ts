@@ -43,6 +43,13 @@ export interface LiveMonitorOptions {
   readonly logger: Logger;
   /** What to do with a retraining decision (the TrainingSupervisor when wired; else logged only). */
   readonly onDecision?: (d: DecayDecision) => void;
+  /**
+   * True while the feed is catching up (the service's `!feedCaughtUp`): topics are consumed at
+   * different paces then, the vitals run ahead of the adverse-event reports, and counting a
+   * prediction negative by the vitals' time would miss reports not consumed yet. Negatives wait
+   * until the feed has caught up; then the due ones are counted and a check runs at once.
+   */
+  readonly labelsHeld?: () => boolean;
 }
 
 /** What the monitor needs of a scoring (the actors' `patient.risk.scored` event). */
@@ -62,6 +69,7 @@ export class LiveMonitor {
   #clock: SimulatedClock | undefined;
   #drift: DriftSupervisor | undefined;
   #lastOutcomeStep = Number.NEGATIVE_INFINITY;
+  #held = false;
   /** Scorings of production counted (drift and performance). */
   observed = 0;
 
@@ -133,9 +141,22 @@ export class LiveMonitor {
     const clock = this.#clock;
     if (!clock) return;
     if (at > clock.now()) clock.advance(at - clock.now());
-    if (at - this.#lastOutcomeStep >= OUTCOME_STEP_MS) {
-      this.#lastOutcomeStep = at;
-      this.outcomes.advance(at);
+    if (this.#o.labelsHeld?.() === true) {
+      this.#held = true;
+      return;
+    }
+    const now = clock.now();
+    if (this.#held) {
+      // caught up: every report is in; count what is due and check now (the scheduled checks of
+      // the catch-up saw no negatives)
+      this.#held = false;
+      this.#lastOutcomeStep = now;
+      this.outcomes.advance(now);
+      this.#drift?.check();
+      this.#log.info({ at: new Date(now).toISOString() }, 'feed caught up: labels released, checked');
+    } else if (now - this.#lastOutcomeStep >= OUTCOME_STEP_MS) {
+      this.#lastOutcomeStep = now;
+      this.outcomes.advance(now);
     }
   }
 

@@ -63,6 +63,13 @@ export class ActorFeed {
   #assigned = new Set<string>();
   #ready: Promise<void> = Promise.resolve();
   #lastCheckpoint: number;
+  /**
+   * Messages behind the high watermark per assigned topic-partition: measured at assignment (end
+   * offset - committed offset), then at each batch. Until measured, a partition counts as behind.
+   */
+  readonly #lag = new Map<string, bigint>();
+  /** Assigned partitions whose lag no batch has set yet (the assignment-time measure may set it). */
+  readonly #unmeasured = new Set<string>();
   #progress: FeedProgress = { delivered: 0, skipped: 0, batches: 0, checkpoints: 0 };
   #checkpointing: Promise<void> | undefined;
 
@@ -77,6 +84,15 @@ export class ActorFeed {
 
   get progress(): Readonly<FeedProgress> {
     return this.#progress;
+  }
+
+  /**
+   * True when every assigned partition was at its high watermark at its last batch (or, with no
+   * batch yet, at assignment): nothing was left to consume then.
+   */
+  get caughtUp(): boolean {
+    for (const lag of this.#lag.values()) if (lag > 0n) return false;
+    return true;
   }
 
   /** Next offset to deliver per topic-partition this replica consumes (after its last batch). */
@@ -138,6 +154,15 @@ export class ActorFeed {
     const lost = [...before].filter((p) => !parts.has(p));
     this.#assigned = next;
     for (const k of this.#positions.keys()) if (!next.has(k)) this.#positions.delete(k);
+    for (const k of this.#lag.keys()) if (!next.has(k)) this.#lag.delete(k);
+    for (const k of next)
+      if (!this.#lag.has(k)) {
+        this.#lag.set(k, 1n);
+        this.#unmeasured.add(k);
+      }
+    this.#measureLag().catch((e: unknown) =>
+      this.#log.warn({ err: (e as Error).message }, 'could not measure the lag at assignment'),
+    );
     const sup = this.#o.supervisor;
     const prev = this.#ready;
     this.#ready = (async () => {
@@ -149,6 +174,29 @@ export class ActorFeed {
       this.#log.info({ partitions: [...parts].sort((a, b) => a - b), lost, fence: sup.fence }, 'assigned');
     })();
     this.#ready.catch((e: unknown) => this.#log.error({ err: e }, 'rebalance handling failed'));
+  }
+
+  /** End offset - committed offset of the assigned partitions no batch has measured yet. */
+  async #measureLag(): Promise<void> {
+    if (this.#unmeasured.size === 0) return;
+    const admin = this.#o.kafka.admin();
+    await admin.connect();
+    try {
+      const topics = [...new Set([...this.#unmeasured].map((k) => k.split('\u0000')[0] ?? ''))];
+      const committed = new Map<string, bigint>();
+      for (const t of await admin.fetchOffsets({ groupId: this.#o.groupId, topics }))
+        for (const p of t.partitions) committed.set(`${t.topic}\u0000${p.partition}`, BigInt(p.offset));
+      for (const topic of topics)
+        for (const p of await admin.fetchTopicOffsets(topic)) {
+          const key = `${topic}\u0000${p.partition}`;
+          if (!this.#unmeasured.has(key)) continue;
+          const from = committed.get(key) ?? -1n;
+          this.#lag.set(key, BigInt(p.high) - (from >= 0n ? from : BigInt(p.low)));
+          this.#unmeasured.delete(key);
+        }
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   async #eachBatch(p: EachBatchPayload): Promise<void> {
@@ -193,11 +241,14 @@ export class ActorFeed {
     }
     if (!p.isRunning() || p.isStale()) return;
     await Promise.all([...byPatient].map(([pid, items]) => o.supervisor.deliverBatch(pid, items)));
+    const key = `${batch.topic}\u0000${batch.partition}`;
+    // before the hook: the batch that empties the last partition sees the feed caught up
+    this.#lag.set(key, BigInt(batch.highWatermark) - (BigInt(last.offset) + 1n));
+    this.#unmeasured.delete(key);
     for (const [pid, items] of byPatient) {
       this.#progress.delivered += items.length;
       o.onDelivered?.(pid, items);
     }
-    const key = `${batch.topic}\u0000${batch.partition}`;
     this.#positions.set(key, {
       topic: batch.topic,
       partition: batch.partition,

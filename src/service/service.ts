@@ -143,6 +143,14 @@ export class Service {
     });
   }
 
+  /**
+   * False while the Kafka feed is behind its partitions' high watermarks (catching up after a start
+   * or a backlog); true when caught up, or with no feed (embedded).
+   */
+  get feedCaughtUp(): boolean {
+    return this.#feed?.caughtUp ?? true;
+  }
+
   /** Every scoring, alert change and lifecycle event; returns the unsubscribe function. */
   subscribe(fn: (e: ServiceEvent) => void): () => void {
     this.#listeners.add(fn);
