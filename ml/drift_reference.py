@@ -204,7 +204,13 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=Path)
     parser.add_argument("--run-id", help="log the file to this MLflow run as model/drift_reference.json")
     parser.add_argument(
-        "--lake", type=Path, help="with monitoring.segment_by: add per-site references (enrollment from here)"
+        "--lake",
+        type=Path,
+        help="with monitoring.segment_by: per-site references from <lake>/features (enrollment: here)",
+    )
+    parser.add_argument(
+        "--segments-start",
+        help="per-site references from here (default --start); a drift-triggered model: its trigger",
     )
     args = parser.parse_args(argv)
     try:
@@ -230,13 +236,17 @@ def _main(argv: list[str] | None = None) -> int:
         mon = params.monitoring
         if mon.segment_by is not None and args.lake is not None:
             names = monitored(list(meta["feature_names"]), mon.drift_rule_exclude)
-            # every snapshot of the window, not only those whose label horizon has elapsed: the
-            # window's last day is the one closest to what the service sees next (the label does
-            # not matter to a distribution; measured: without it a site's undrifted days showed
-            # 6-13 features over the segment threshold instead of 0-7)
-            whole = frame
-            if args.feature_store is not None:
-                whole, _ = load_feature_store(args.feature_store, args.start, args.end, complete_only=False)
+            # every snapshot of every patient in the window, from the feature store whatever the
+            # training data was (a comparison hold-out's training frame holds 70 % of the patients),
+            # and not only those whose label horizon has elapsed: the window's last day is the one
+            # closest to what the service sees next (measured: without it a site's undrifted days
+            # showed 6-13 features over the segment threshold instead of 0-7)
+            if not args.end:
+                raise DataError("--lake (per-site references) needs --end")
+            seg_start = args.segments_start or args.start
+            if not seg_start:
+                raise DataError("--lake (per-site references) needs --start or --segments-start")
+            whole, _ = load_feature_store(args.lake / "features", seg_start, args.end, complete_only=False)
             doc["segments"], segments_left_out = segment_references(
                 whole, names, read_sites(args.lake), mon.segment_min_patients, mon.reference_bins
             )

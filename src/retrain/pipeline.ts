@@ -66,6 +66,13 @@ export interface PipelineInput {
    * its own patient split.
    */
   readonly hasProduction?: boolean;
+  /**
+   * Where the per-site drift references start (default: the window's start). A drift-triggered
+   * run passes its trigger: the model is promoted into the drifted regime, and a site reference
+   * half from before the drift kept the drifted site "drifting" against the new model (measured on
+   * site-drift: a second drift request two days after the promotion; docs/retraining.md).
+   */
+  readonly segmentsFrom?: number;
 }
 
 export interface LocalPipelineOptions {
@@ -317,10 +324,15 @@ export class LocalPipeline implements TrainingPipeline {
         String(train.seed),
         '--run-id',
         train.run_id,
-        // per-site references (monitoring.segment_by): sites from the same enrollment source as
-        // silver and features (this job's environment)
+        // per-site references (monitoring.segment_by): every snapshot of the window's feature
+        // store, sites from the same enrollment source as silver and features (this job's env)
         '--lake',
         o.lake,
+        '--start',
+        since,
+        '--end',
+        until,
+        ...(input.segmentsFrom === undefined ? [] : ['--segments-start', iso(input.segmentsFrom)]),
       ]);
       driftReference = typeof ref.path === 'string' ? ref.path : null;
     }

@@ -16,13 +16,16 @@ const AT = Date.parse('2025-02-03T06:00:00Z');
 class FakePipeline implements TrainingPipeline {
   readonly kind = 'local' as const;
   readonly calls: Array<{ start: number; end: number }> = [];
+  readonly segmentsFrom: Array<number | undefined> = [];
   constructor(readonly registered: string | null) {}
   async run(input: {
     window: { start: number; end: number };
     runName: string;
     outDir: string;
+    segmentsFrom?: number;
   }): Promise<PipelineResult> {
     this.calls.push(input.window);
+    this.segmentsFrom.push(input.segmentsFrom);
     writeFileSync(
       join(input.outDir, 'summary.json'),
       JSON.stringify({
@@ -91,6 +94,8 @@ describe('RetrainingRunner', () => {
       at: AT,
     });
     expect(pipe.calls).toEqual([{ start: AT - 90 * DAY, end: AT }]);
+    // no day after the trigger in the window: site references from the whole window
+    expect(pipe.segmentsFrom).toEqual([undefined]);
     expect(r.outcome).toBe('staging');
     expect(r.registeredVersion).toBe('7');
     expect(r.data.days).toBe(90);
@@ -110,6 +115,15 @@ describe('RetrainingRunner', () => {
       outcome: 'staging',
       registeredVersion: '7',
     });
+  });
+
+  it("a drift-triggered run's site references start at the trigger when a day of data follows it", async () => {
+    const pipe = new FakePipeline('8');
+    const run = runner(pipe, new Recorder(), new LineageRepo(mkdtempSync(join(tmpdir(), 'aepred-lineage-'))));
+    const window = { start: AT - 4 * DAY, end: AT + 2 * DAY };
+    await run.run({ reason: 'drift', incident: 'drift-a', window, at: AT });
+    await run.run({ reason: 'performance', incident: 'performance-a', window, at: AT });
+    expect(pipe.segmentsFrom).toEqual([AT, undefined]);
   });
 
   it('a rejected candidate is reported, and a second tag of the same day and reason is suffixed', async () => {

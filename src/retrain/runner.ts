@@ -17,6 +17,8 @@ import type { Notifier } from './notify.js';
 import type { DataWindow, StepTiming, TrainingPipeline } from './pipeline.js';
 import { runProcess } from './process.js';
 
+const DAY_MS = 86_400_000;
+
 export interface RetrainRequestInput {
   readonly reason: RetrainReason;
   /** The incident (or manual request) id from the decay rules: the dedup key and correlation id. */
@@ -128,7 +130,17 @@ export class RetrainingRunner {
     try {
       // no production model (known only with MLflow): nothing to compare, no comparison hold-out
       const hasProduction = !(o.mlflow && productionBefore === null);
-      const result = await o.pipeline.run({ window: req.window, runName: id, outDir, hasProduction });
+      const result = await o.pipeline.run({
+        window: req.window,
+        runName: id,
+        outDir,
+        hasProduction,
+        // a drift-triggered model's site references describe the drifted regime it serves next,
+        // when the window holds a day of it at least (else the whole window, as for other reasons)
+        ...(req.reason === 'drift' && req.at > req.window.start && req.window.end - req.at >= DAY_MS
+          ? { segmentsFrom: req.at }
+          : {}),
+      });
       const t = result.train;
       const comparison = readComparison(outDir);
       const registered = t.registered_version;
