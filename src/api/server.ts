@@ -16,6 +16,7 @@ import { PgPatientDirectory } from '../ingest/enrollment-cache.js';
 import type { LakeStorage } from '../lake/storage.js';
 import { type TrainingReference, TrainingReferenceSchema } from '../monitoring/drift.js';
 import { LiveMonitor } from '../monitoring/live.js';
+import { MlflowRegistryReader } from '../registry/mlflow.js';
 import { ClosedLoop } from '../retrain/loop.js';
 import { Authenticator, PgApiKeyStore } from '../security/apikeys.js';
 import { loadOrCreateTls } from '../security/tls.js';
@@ -111,7 +112,7 @@ export async function startService(c: ServeConfig): Promise<Running> {
   };
   const clock = new SystemClock();
   const fs = defaultFeatureSet();
-  const reference = loadDriftReference(c, fs.hash, logger);
+  const reference = await loadDriftReference(c, fs.hash, logger);
   let monitor: LiveMonitor | undefined;
   let firstProduction: string | undefined;
   const service = new Service({
@@ -262,32 +263,47 @@ export async function startService(c: ServeConfig): Promise<Running> {
 
 /**
  * The drift reference for live monitoring: `c.driftReference`, else `drift_reference.json` beside the
- * model file. A file that does not parse, or belongs to another feature set, is an error: monitoring
- * a model against the wrong reference would report drift that is not there.
+ * model file, else (with `registryModel`) the one logged beside the production version's ONNX file
+ * in its MLflow run. A file that does not parse, or belongs to another feature set, is an error:
+ * monitoring a model against the wrong reference would report drift that is not there.
  */
-function loadDriftReference(
+export async function loadDriftReference(
   c: ServeConfig,
   featureSetHash: string,
   logger: { info: (o: object, m: string) => void },
-): TrainingReference | undefined {
+): Promise<TrainingReference | undefined> {
   const beside = c.modelFile === undefined ? undefined : join(dirname(c.modelFile), 'drift_reference.json');
   const path = c.driftReference ?? (beside !== undefined && existsSync(beside) ? beside : undefined);
-  if (path === undefined) {
+  let text: string | undefined;
+  let where = path;
+  if (path !== undefined) text = readFileSync(path, 'utf8');
+  else if (c.registryModel !== undefined) {
+    const reg = new MlflowRegistryReader(`http://${c.stack.host}:${c.stack.services.mlflow.port}`);
+    const v = await reg.versionByAlias(c.registryModel, 'production').catch(() => undefined);
+    if (v?.run_id) {
+      where = `MLflow run ${v.run_id} (${c.registryModel} version ${v.version})`;
+      text = await reg
+        .runArtifact(v.run_id, 'model/drift_reference.json')
+        .then((b) => Buffer.from(b).toString('utf8'))
+        .catch(() => undefined);
+    }
+  }
+  if (text === undefined || where === undefined) {
     logger.info({}, 'no drift reference: live monitoring measures performance only');
     return undefined;
   }
   let ref: TrainingReference;
   try {
-    ref = TrainingReferenceSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+    ref = TrainingReferenceSchema.parse(JSON.parse(text));
   } catch (e) {
-    throw new Error(`drift reference ${path} is not a valid drift_reference.json: ${(e as Error).message}`);
+    throw new Error(`drift reference ${where} is not a valid drift_reference.json: ${(e as Error).message}`);
   }
   if (ref.feature_set_hash !== featureSetHash)
     throw new Error(
-      `drift reference ${path} was built for feature set ${ref.feature_set_hash}, the service computes ${featureSetHash}`,
+      `drift reference ${where} was built for feature set ${ref.feature_set_hash}, the service computes ${featureSetHash}`,
     );
   logger.info(
-    { path, features: ref.features.length, sites: ref.segments?.groups.length ?? 0 },
+    { from: where, features: ref.features.length, sites: ref.segments?.groups.length ?? 0 },
     'drift reference loaded',
   );
   return ref;
