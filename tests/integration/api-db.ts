@@ -36,6 +36,14 @@ export async function freshDatabase(): Promise<TestDb> {
   });
   await migrate(pool);
   const superPool = new pg.Pool({ ...superOpts, database: name, max: 1 });
+  // An idle client still closing when drop() terminates the database's connections (57P01) reports
+  // that on its pool; with no listener it was an uncaught exception that failed a CI run whose
+  // tests had all passed (api-audit, 2026-11-27). Other idle-client errors are written out.
+  for (const p of [pool, superPool])
+    p.on('error', (e: Error & { code?: string }) => {
+      if (e.code !== '57P01')
+        process.stderr.write(`test database ${name}: idle client error: ${e.message}\n`);
+    });
   return {
     name,
     pool,
