@@ -26,6 +26,7 @@ import {
   stopPids,
   tailLines,
 } from './process.js';
+import { formatReserved, reservePorts, stackPorts } from './reserved-ports.js';
 import type { ServiceContext, ServiceDef, ServiceName } from './types.js';
 
 const LOG_TAIL_LINES = 30;
@@ -173,6 +174,22 @@ export class StackManager {
   async up(selected: readonly string[] = []): Promise<UpResult[]> {
     const order = startOrder(this.#opts.services, selected);
     for (const dir of ['logs', 'run', 'data']) mkdirSync(join(this.#opts.localDir, dir), { recursive: true });
+    // the stack's ports are in the kernel's ephemeral range: keep them from being handed out
+    const cfg = this.#opts.config;
+    const r = reservePorts(
+      stackPorts(
+        cfg,
+        this.#opts.services.flatMap((d) => [...d.ports(cfg)]),
+      ),
+    );
+    if ('skipped' in r)
+      this.#opts.say(
+        `ports not reserved from the ephemeral range (${r.skipped}): a busy machine may take one`,
+      );
+    else if (r.added.length > 0)
+      this.#opts.say(
+        `reserved the stack's ports from the kernel's ephemeral range: ${formatReserved(r.added)}`,
+      );
     const results: UpResult[] = [];
     for (const def of order) results.push(await this.#upOne(def));
     return results;
