@@ -3,6 +3,7 @@ import { Rng } from '../sim/rng.js';
 import {
   buildFeatureReference,
   DriftWindow,
+  featureVector,
   ksFromBins,
   ksTwoSample,
   psiFromBins,
@@ -122,5 +123,15 @@ describe('psiFromBins / ksFromBins', () => {
     const l8 = l.flatMap((x) => [x / 2, x / 2]);
     expect(psiFromBins(r8, l8, 4)).toBeCloseTo(textbook, 12);
     expect(ksFromBins(r, l)).toBeCloseTo(0.2, 12);
+  });
+});
+
+describe('featureVector', () => {
+  it('names a model input in feature-set order; NaN and absent values are missing', () => {
+    expect(featureVector(['a', 'b', 'c'], Float32Array.from([1.5, Number.NaN]))).toEqual({
+      a: 1.5,
+      b: null,
+      c: null,
+    });
   });
 });

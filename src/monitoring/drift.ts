@@ -246,6 +246,16 @@ export const DEFAULT_DRIFT_OPTIONS: DriftWindowOptions = {
 
 export type FeatureVector = Readonly<Record<string, number | null | undefined>>;
 
+/** A model input (feature-set order) as the named vector the drift windows read; NaN is missing. */
+export function featureVector(names: readonly string[], x: ArrayLike<number>): FeatureVector {
+  const v: Record<string, number | null> = {};
+  names.forEach((n, i) => {
+    const xi = x[i];
+    v[n] = xi === undefined || Number.isNaN(xi) ? null : xi;
+  });
+  return v;
+}
+
 interface Layout {
   readonly ref: FeatureReference;
   /** Offset of the feature's section in a bucket: bins, then missing, then out-of-range. */

@@ -18,7 +18,7 @@ import type { Observation } from '../features/normalize.js';
 import { SimulatedClock } from '../supervisors/clock.js';
 import { DriftSupervisor } from '../supervisors/drift/runtime.js';
 import { decayRuleParams, driftWindowOptions, performanceWindowOptions } from './config.js';
-import type { FeatureVector, TrainingReference } from './drift.js';
+import { featureVector, type TrainingReference } from './drift.js';
 import { registerMonitoringMetrics } from './metrics.js';
 import { OutcomeJoiner } from './outcomes.js';
 import type { DecayDecision } from './rules.js';
@@ -160,21 +160,17 @@ export class LiveMonitor {
     }
   }
 
-  #vector(x: Float32Array): FeatureVector {
-    const v: Record<string, number | null> = {};
-    this.#o.names.forEach((n, i) => {
-      const xi = x[i];
-      v[n] = xi === undefined || Number.isNaN(xi) ? null : xi;
-    });
-    return v;
-  }
-
   /** A scoring by the patient actors. */
   scored(e: Scored): void {
     if (e.modelVersion !== this.#o.production()) return;
     const drift = this.#drift ?? this.#start(e.t);
     this.#advance(e.t);
-    drift.observePrediction(e.t, e.probability, this.#vector(e.features), this.#o.siteOf(e.patientId));
+    drift.observePrediction(
+      e.t,
+      e.probability,
+      featureVector(this.#o.names, e.features),
+      this.#o.siteOf(e.patientId),
+    );
     this.outcomes.prediction(e.patientId, e.t, e.probability);
     this.observed++;
   }

@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PatientId } from '../actors/patient/protocol.js';
-import type { FeatureVector } from '../monitoring/drift.js';
+import { featureVector } from '../monitoring/drift.js';
 import type { SimulatedClock } from '../supervisors/clock.js';
 import type { DriftSupervisor } from '../supervisors/drift/runtime.js';
 import type { ModelSupervisor } from '../supervisors/model/actor.js';
@@ -136,15 +136,6 @@ export class TrialReplay {
     return this.#next >= this.#o.rows.length && this.#pending.length === 0;
   }
 
-  #vector(x: Float32Array): FeatureVector {
-    const v: Record<string, number | null> = {};
-    this.#o.names.forEach((n, i) => {
-      const xi = x[i] ?? Number.NaN;
-      v[n] = Number.isNaN(xi) ? null : xi;
-    });
-    return v;
-  }
-
   async #score(row: ReplayRow): Promise<void> {
     const o = this.#o;
     const lease = o.models.acquire(row.patient);
@@ -157,7 +148,7 @@ export class TrialReplay {
       const { risk } = await lease.session.score(row.x);
       this.scored++;
       o.canary.recordRequest(row.patient, true);
-      o.drift.observePrediction(row.t, risk, this.#vector(row.x), o.segmentOf?.(row.patient));
+      o.drift.observePrediction(row.t, risk, featureVector(this.#o.names, row.x), o.segmentOf?.(row.patient));
       o.canary.recordPrediction(row.patient, row.t, risk);
       if (row.label !== null) this.#pending.push({ due: row.t + o.labelDelayMs, row, p: risk });
     } catch {

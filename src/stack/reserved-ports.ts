@@ -12,6 +12,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { StackConfig } from './config.js';
+import { testSlackPort } from './template.js';
 
 export const RESERVED_PORTS_FILE = '/proc/sys/net/ipv4/ip_local_reserved_ports';
 
@@ -44,7 +45,7 @@ export function formatReserved(ports: Iterable<number>): string {
 /** Every port the stack's services, the service and the stack's test endpoints listen on. */
 export function stackPorts(config: StackConfig, servicePorts: readonly number[]): number[] {
   const t = config.test_endpoints;
-  return [...servicePorts, config.aepred.port, t.scrape_port, t.webhook_port, t.slack_port ?? 58097];
+  return [...servicePorts, config.aepred.port, t.scrape_port, t.webhook_port, testSlackPort(config)];
 }
 
 /**
